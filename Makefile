@@ -1,0 +1,27 @@
+# `make example` builds the bundled example app; `make test` runs the tests.
+# Both create .venv (Python 3.10+) with flashbuild and its test tools on first use.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: example test test-offline clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+example: $(STAMP)
+	$(BIN)/flash build --no-deps fixtures/example-app
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+test-offline: $(STAMP)
+	$(BIN)/python -m pytest -m 'not network'
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis fixtures/*/.flash

@@ -1,0 +1,47 @@
+"""Shared fixtures: fixture apps copied into tmp_path, hypothesis profiles."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = REPO_ROOT / "fixtures"
+
+settings.register_profile("dev", max_examples=20, deadline=None)
+settings.register_profile(
+    "ci", max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
+
+
+@pytest.fixture
+def copy_fixture(tmp_path):
+    """Copy ``fixtures/<name>`` into ``tmp_path`` and return the copy's path."""
+
+    def copy(name: str) -> Path:
+        destination = tmp_path / Path(name).name
+        shutil.copytree(FIXTURES / name, destination, symlinks=True)
+        return destination
+
+    return copy
+
+
+@pytest.fixture
+def write_project(tmp_path):
+    """Create a project from ``{relative path: text}`` and return its root."""
+
+    def write(files: dict[str, str], name: str = "app") -> Path:
+        root = tmp_path / name
+        for relative, text in files.items():
+            path = root / relative
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text)
+        root.mkdir(exist_ok=True)
+        return root
+
+    return write

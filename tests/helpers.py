@@ -1,0 +1,36 @@
+"""Helpers shared by tests (imported explicitly, unlike fixtures)."""
+
+from __future__ import annotations
+
+import tarfile
+from pathlib import Path
+
+from flashbuild import cli
+from flashbuild.config import BuildConfig
+from flashbuild.pipeline import BuildResult, build
+
+
+def build_project(project: Path, **options) -> BuildResult:
+    """Run the pipeline on ``project`` with --no-deps semantics unless told otherwise."""
+    options.setdefault("no_deps", True)
+    config = BuildConfig.create(project_dir=project, environ={}, **options)
+    return build(config)
+
+
+def run_cli(args: list[str], capsys) -> tuple[int, str, str]:
+    """Run ``flash`` in-process; returns (exit code, stdout, stderr)."""
+    code = cli.main(args)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def archive_names(path: Path) -> list[str]:
+    with tarfile.open(path, "r:gz") as archive:
+        return archive.getnames()
+
+
+def archive_text(path: Path, name: str) -> str:
+    with tarfile.open(path, "r:gz") as archive:
+        member = archive.extractfile(name)
+        assert member is not None, name
+        return member.read().decode()
