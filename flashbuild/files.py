@@ -3,17 +3,19 @@
 Rules are gitignore patterns matched by ``pathspec.GitIgnoreSpec``, applied in
 layers where the last layer with a matching pattern wins:
 
-1. :data:`DEFAULT_EXCLUDES`, plus every directory holding a ``pyvenv.cfg``
-   (a virtualenv, whatever its name);
-2. each ``.gitignore`` of the tree, root first; a nested one only sees the
+1. each ``.gitignore`` of the tree, root first; a nested one only sees the
    paths below its own folder, relative to that folder;
+2. :data:`DEFAULT_EXCLUDES`, plus every directory holding a ``pyvenv.cfg``
+   (a virtualenv, whatever its name); after ``.gitignore`` so that its ``!``
+   lines cannot re-include them;
 3. ``.flashignore`` at the project root, whose ``!`` lines can re-include
    anything the layers above excluded;
 4. secrets (:func:`is_secret`), which nothing can re-include.
 
-Directories are decided as ``"name/"`` and excluded ones are never entered, so
-(as in git) a file inside an excluded directory cannot be re-included, and a
-``.gitignore`` inside one is never read. Symlinks are never followed: one that
+As in git, a pattern decides only the paths it matches themselves (``build/``
+matches the directory, not ``build/x.py``), and an excluded directory is never
+entered: nothing inside it can be re-included and its ``.gitignore`` is never
+read. Symlinks are never followed: one that
 points at a shipped file or directory of the project ships as a link, any
 other is skipped with a warning.
 """
@@ -225,11 +227,19 @@ class _Collector:
         return False
 
     def _is_excluded(
-        self, rel: str, gitignores: tuple[_IgnoreFile, ...], *, is_dir: bool = False, venv: bool = False
+        self, rel: str, gitignores: tuple[_IgnoreFile, ...], *, is_dir=False, venv=False
     ) -> bool:
         """Apply the rule layers to ``rel``; the last one with a verdict wins."""
-        verdict = True if venv else _DEFAULTS.verdict(rel, is_dir=is_dir)
-        for layer in (*gitignores, *self.flashignore):
+        verdict = None
+        for layer in gitignores:
+            if (matched := layer.verdict(rel, is_dir=is_dir)) is not None:
+                verdict = matched
+        # Defaults come after .gitignore: a "!" there undoes an earlier git
+        # pattern (git never sees .git/ or a venv), so the common "*", "!*/",
+        # "!*.py" idiom must not re-include .venv/ or build/.
+        if venv or _DEFAULTS.verdict(rel, is_dir=is_dir):
+            verdict = True
+        for layer in self.flashignore:
             if (matched := layer.verdict(rel, is_dir=is_dir)) is not None:
                 verdict = matched
         return verdict is True or is_secret(rel)

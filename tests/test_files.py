@@ -226,6 +226,22 @@ def test_gitignore_inside_an_excluded_directory_is_never_read(tmp_path):
     assert shipped(root) == {".gitignore", "main.py"}
 
 
+def test_gitignore_negations_do_not_reinclude_defaults(tmp_path):
+    root = make_project(
+        tmp_path,
+        {
+            ".gitignore": "*\n!*/\n!*.py\n",  # "ignore everything but Python files"
+            ".venv/pyvenv.cfg": "",
+            ".venv/lib/site.py": "",
+            "build/gen.py": "",
+            "app/__pycache__/m.py": "",
+            "app/main.py": "",
+            "app/data.txt": "",
+        },
+    )
+    assert shipped(root) == {"app/main.py"}
+
+
 # Tricky .gitignore sets, checked against git itself on one tree.
 GIT_TREE = [
     "x.py", "y.txt", "z", "a/x.py", "a/y.txt", "a/keep.txt", "a/b/x.py", "a/b/c.log",
