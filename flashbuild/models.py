@@ -241,3 +241,31 @@ class Artifact:
     size: int
     sha256: str
     entries: int
+
+
+# --- dependencies -------------------------------------------------------------
+
+DEFAULT_GLIBC = (2, 28)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Target:
+    """The platform dependencies are installed for: Linux x86_64, one CPython, one glibc."""
+
+    python_version: str = DEFAULT_PYTHON_VERSION  # "3.12"
+    glibc: tuple[int, int] = DEFAULT_GLIBC
+
+    @property
+    def uv_platform(self) -> str:
+        """The value of uv's ``--python-platform``: ``x86_64-manylinux_2_28``."""
+        return f"x86_64-manylinux_{self.glibc[0]}_{self.glibc[1]}"
+
+    @property
+    def platform_tag(self) -> str:
+        """The wheel platform tag of the target itself: ``manylinux_2_28_x86_64``."""
+        return f"manylinux_{self.glibc[0]}_{self.glibc[1]}_x86_64"
+
+    @property
+    def python_tag(self) -> str:
+        """``cp312`` for Python 3.12."""
+        return "cp" + self.python_version.replace(".", "")
