@@ -25,7 +25,13 @@ def copy_fixture(tmp_path):
 
     def copy(name: str) -> Path:
         destination = tmp_path / Path(name).name
-        shutil.copytree(FIXTURES / name, destination, symlinks=True)
+        # `make example` leaves a .flash/ output inside the fixture; never copy it.
+        shutil.copytree(
+            FIXTURES / name,
+            destination,
+            symlinks=True,
+            ignore=shutil.ignore_patterns(".flash", "__pycache__"),
+        )
         return destination
 
     return copy
