@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 example: $(STAMP)
-	$(BIN)/flash build --no-deps fixtures/example-app
+	$(BIN)/flash build fixtures/example-app
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -55,48 +55,96 @@ def cli() -> None:
     """Build Flash apps into deployable artifacts."""
 
 
-@cli.command()
-@click.argument(
-    "project_dir", default=".", type=click.Path(file_okay=False, path_type=Path)
-)
-@click.option("--no-deps", is_flag=True,
-              help="Package code, handlers and manifest only; install no dependencies.")
-@click.option("--keep-build", is_flag=True,
-              help="Keep .flash/.build (the unpacked artifact) after a successful build.")
-@click.option("--python-version", type=click.Choice(PYTHON_VERSIONS),
-              default=DEFAULT_PYTHON_VERSION, show_default=True,
-              help="Python version of the workers.")
-@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
-              help="Where to write the artifact.  [default: PROJECT_DIR/.flash/artifact.tar.gz]")
-@click.option("--exclude", multiple=True, metavar="NAMES",
-              help="Comma-separated packages to leave out of the artifact; repeatable.")
-@click.option("-v", "--verbose", count=True, help="Show stage timings and, on errors, tracebacks.")
-@click.option("-q", "--quiet", is_flag=True, help="Print errors only.")
-@click.pass_context
-def build(ctx: click.Context, project_dir: Path, no_deps: bool, keep_build: bool,
-          python_version: str, output: Path | None, exclude: tuple[str, ...],
-          verbose: int, quiet: bool) -> int:
-    """Build PROJECT_DIR (default: the current directory) into .flash/artifact.tar.gz."""
-    ctx.obj["verbose"] = verbose
-    config = BuildConfig.create(
-        project_dir=project_dir,
-        output=output,
-        python_version=python_version,
-        no_deps=no_deps,
-        keep_build=keep_build,
-        exclude=exclude,
-        environ=os.environ,
-    )
+def _dependency_options(command):
+    """Options shared by ``build`` and ``lock``: the target and where packages come from."""
+    options = [
+        click.argument("project_dir", default=".",
+                       type=click.Path(file_okay=False, path_type=Path)),
+        click.option("--python-version", type=click.Choice(PYTHON_VERSIONS), default=None,
+                     help=f"Python version of the workers.  [default: [tool.flash] "
+                     f"python-version, else {DEFAULT_PYTHON_VERSION}]"),
+        click.option("--glibc", metavar="2.N", default=None,
+                     help="glibc of the workers; wheels must be manylinux_2_N or older.  "
+                     "[default: 2.28]"),
+        click.option("--index-url", metavar="URL", default=None,
+                     help="Package index to use instead of PyPI (env FLASH_INDEX_URL)."),
+        click.option("--extra-index-url", "extra_index_urls", metavar="URL", multiple=True,
+                     help="Another index to look in; repeatable (env FLASH_EXTRA_INDEX_URL)."),
+        click.option("--find-links", metavar="PATH|URL", multiple=True,
+                     help="A directory or page of wheels to look in; repeatable "
+                     "(env FLASH_FIND_LINKS)."),
+        click.option("--no-index", is_flag=True,
+                     help="Use no index, only --find-links locations."),
+        click.option("--allow-build", metavar="NAMES", multiple=True,
+                     help="Packages that may be built from source; pure-Python only "
+                     "(comma-separated, repeatable)."),
+        click.option("-v", "--verbose", count=True,
+                     help="Show stage timings and uv commands; on errors, tracebacks."),
+        click.option("-q", "--quiet", is_flag=True, help="Print errors only."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
 
+
+def _config(project_dir: Path, **options) -> BuildConfig:
+    return BuildConfig.create(project_dir=project_dir, environ=os.environ, **options)
+
+
+def _listeners(verbose: int, quiet: bool):
     def show_stage(name: str, seconds: float) -> None:
         if verbose and not quiet:
             click.echo(f"  {name:<8} {seconds:6.2f} s", err=True)
 
-    result = pipeline.build(config, on_stage=show_stage)
+    def show_command(command: str) -> None:
+        if verbose and not quiet:
+            click.echo(f"  + {command}", err=True)
+
+    return show_stage, show_command
+
+
+@cli.command()
+@_dependency_options
+@click.option("--no-deps", is_flag=True,
+              help="Package code, handlers and manifest only; install no dependencies.")
+@click.option("--locked", is_flag=True,
+              help="Fail unless flash.lock exists and matches the declared dependencies.")
+@click.option("--keep-build", is_flag=True,
+              help="Keep .flash/.build (the unpacked artifact) after a successful build.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write the artifact.  [default: PROJECT_DIR/.flash/artifact.tar.gz]")
+@click.option("--exclude", multiple=True, metavar="NAMES",
+              help="Packages to leave out of the artifact, with what only they need "
+              "(comma-separated, repeatable).")
+@click.pass_context
+def build(ctx: click.Context, project_dir: Path, verbose: int, quiet: bool, **options) -> int:
+    """Build PROJECT_DIR (default: the current directory) into .flash/artifact.tar.gz."""
+    ctx.obj["verbose"] = verbose
+    config = _config(project_dir, **options)
+    show_stage, show_command = _listeners(verbose, quiet)
+    result = pipeline.build(config, on_stage=show_stage, on_command=show_command)
     if not quiet:
         for warning in result.warnings:
             click.echo(f"flash: warning: {warning}", err=True)
         _report(result)
+    return 0
+
+
+@cli.command()
+@_dependency_options
+@click.pass_context
+def lock(ctx: click.Context, project_dir: Path, verbose: int, quiet: bool, **options) -> int:
+    """Resolve PROJECT_DIR's dependencies and write flash.lock at its root."""
+    ctx.obj["verbose"] = verbose
+    config = _config(project_dir, **options)
+    _, show_command = _listeners(verbose, quiet)
+    path, written = pipeline.lock(config, on_command=show_command)
+    if not quiet:
+        click.echo(
+            f"Wrote {_display_path(path)}: {len(written.resolution.packages)} packages for "
+            f"Python {written.header.python_version} on {written.header.platform}",
+            err=True,
+        )
     return 0
 
 
@@ -110,6 +158,18 @@ def _report(result: pipeline.BuildResult) -> None:
         f"{result.plan.python_version}",
         err=True,
     )
+    installed = result.dependencies
+    if installed is not None:
+        selection = installed.selection
+        source = "flash.lock" if installed.from_lock else "resolved"
+        click.echo(
+            f"  dependencies ({source}): {len(selection.shipped)} installed, "
+            f"{len(selection.excluded)} left out",
+            err=True,
+        )
+        for exclusion in selection.excluded:
+            click.echo(f"    - {exclusion.name} {exclusion.version} ({exclusion.reason})",
+                       err=True)
     for endpoint in endpoints:
         if endpoint.load_balanced:
             kind = f"load-balanced, {len(endpoint.functions)} route(s)"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
 
@@ -94,8 +94,7 @@ def build_manifest(
     plan: BuildPlan,
     *,
     fingerprint: str,
-    dependencies_installed: bool,
-    requested_exclusions: Sequence[str] = (),
+    dependencies: dict | None = None,
 ) -> dict:
     """The manifest as JSON data."""
     return {
@@ -118,12 +117,8 @@ def build_manifest(
             if endpoint.load_balanced
         },
         "source_fingerprint": fingerprint,
-        "dependencies": {
-            "installed": dependencies_installed,
-            "exclude": sorted(requested_exclusions),
-            "lock": [],
-            "excluded": [],
-        },
+        "dependencies": dependencies
+        or {"installed": False, "exclude": [], "lock": [], "excluded": [], "source": "none"},
     }
 
 

@@ -269,3 +269,25 @@ class Target:
     def python_tag(self) -> str:
         """``cp312`` for Python 3.12."""
         return "cp" + self.python_version.replace(".", "")
+
+
+@dataclass(frozen=True, kw_only=True)
+class IndexOptions:
+    """Where packages come from; passed to uv as given."""
+
+    index_url: str | None = None
+    extra_index_urls: tuple[str, ...] = ()
+    find_links: tuple[str, ...] = ()
+    no_index: bool = False
+
+    def uv_arguments(self) -> list[str]:
+        arguments: list[str] = []
+        if self.no_index:
+            arguments.append("--no-index")
+        elif self.index_url:
+            arguments += ["--index-url", self.index_url]
+        for url in self.extra_index_urls:
+            arguments += ["--extra-index-url", url]
+        for location in self.find_links:
+            arguments += ["--find-links", location]
+        return arguments

@@ -1,9 +1,11 @@
-"""``build(config)``: scan -> plan -> render -> package, and nothing printed.
+"""``build(config)``: scan -> plan -> render -> resolve -> package, and nothing printed.
 
-The pipeline owns the build directory (``.flash/.build``). It is removed after
-a successful build unless ``keep_build`` is set; after a failure it is kept
-and named on the error so the user can look inside. The previous artifact and
-manifest are replaced only once the new ones are completely written.
+The pipeline owns the build directory (``.flash/.build``): generated files
+(and, with ``keep_build``, the project files) at its root, installed
+dependencies under ``deps/``. It is removed after a successful build unless
+``keep_build`` is set; after a failure it is kept and named on the error so
+the user can look inside. The previous artifact and manifest are replaced
+only once the new ones are completely written.
 """
 
 from __future__ import annotations
@@ -17,16 +19,20 @@ from pathlib import Path
 
 from . import config as config_module
 from .config import BuildConfig
-from .errors import FlashBuildError, PackagingError, SourceCodeError, SourceLocation, UsageError
+from .dependencies import PROJECT_REQUIREMENTS
+from .errors import FlashBuildError, PackagingError, SourceCodeError, SourceLocation
 from .files import collect_project_files
+from .install import InstalledDependencies, install_dependencies, write_lock
 from .manifest import build_manifest, manifest_bytes, render_manifest, source_fingerprint
-from .models import Artifact, BuildPlan, BuildWarning, ProjectFiles, RenderedFile
+from .models import Artifact, BuildPlan, BuildWarning, ProjectFile, ProjectFiles, RenderedFile
 from .package import (
     atomic_write_bytes,
+    members_from_directory,
     members_from_project_files,
     members_from_rendered,
     write_artifact,
 )
+from .runner import CommandListener
 from .plan import build_plan
 from .render import render_handlers
 from .scan import scan_project
@@ -44,6 +50,7 @@ class BuildResult:
     warnings: tuple[BuildWarning, ...]
     build_dir: Path | None  # set when kept
     stage_seconds: tuple[tuple[str, float], ...]
+    dependencies: InstalledDependencies | None  # None: --no-deps, or none declared
 
 
 class _Stages:
@@ -63,7 +70,12 @@ class _Stages:
             self.listener(name, elapsed)
 
 
-def build(config: BuildConfig, *, on_stage: StageListener | None = None) -> BuildResult:
+def build(
+    config: BuildConfig,
+    *,
+    on_stage: StageListener | None = None,
+    on_command: CommandListener | None = None,
+) -> BuildResult:
     """Build the artifact and manifest described by ``config``."""
     stages = _Stages(on_stage)
     with stages.stage("scan"):
@@ -75,25 +87,34 @@ def build(config: BuildConfig, *, on_stage: StageListener | None = None) -> Buil
             project_name=config_module.project_name(config.project_dir),
             python_version=config.python_version,
         )
-        _check_dependencies_supported(config, plan)
     with stages.stage("render"):
-        manifest = build_manifest(
-            plan,
-            fingerprint=source_fingerprint(files.files),
-            dependencies_installed=not config.no_deps,
-            requested_exclusions=config.exclude,
-        )
-        generated = (*render_handlers(plan), render_manifest(manifest))
-        _check_generated_names(files, generated)
+        handlers = render_handlers(plan)
+        _check_generated_names(files, (*handlers, render_manifest({})))
     build_dir = config.build_dir
     try:
+        shutil.rmtree(build_dir, ignore_errors=True)
+        build_dir.mkdir(parents=True)
+        dependencies = None
+        if not config.no_deps:
+            with stages.stage("resolve"):
+                dependencies = install_dependencies(
+                    config, plan, files, build_dir / "deps", listener=on_command
+                )
         with stages.stage("package"):
-            _prepare_build_dir(build_dir, generated, files if config.keep_build else None)
-            artifact = write_artifact(
-                [*members_from_project_files(files.files), *members_from_rendered(generated)],
-                config.output,
-                mtime=config.source_date_epoch,
+            shipped = _shipped_files(files, dependencies)
+            manifest = build_manifest(
+                plan,
+                fingerprint=source_fingerprint(files.files),
+                dependencies=_dependencies_entry(config, dependencies),
             )
+            generated = (*handlers, render_manifest(manifest))
+            if dependencies is not None:
+                generated += (dependencies.requirements,)
+            _write_build_dir(build_dir, generated, shipped if config.keep_build else ())
+            members = [*members_from_project_files(shipped), *members_from_rendered(generated)]
+            if dependencies is not None:
+                members += members_from_directory(dependencies.install_dir)
+            artifact = write_artifact(members, config.output, mtime=config.source_date_epoch)
             atomic_write_bytes(config.manifest_path, manifest_bytes(manifest))
     except FlashBuildError as error:
         error.build_dir = build_dir if build_dir.exists() else None
@@ -105,27 +126,66 @@ def build(config: BuildConfig, *, on_stage: StageListener | None = None) -> Buil
         ) from exc
     if not config.keep_build:
         shutil.rmtree(build_dir, ignore_errors=True)
+    warnings = (*files.warnings, *scan.warnings)
+    if dependencies is not None:
+        warnings += dependencies.warnings
     return BuildResult(
         artifact=artifact,
         manifest_path=config.manifest_path,
         manifest=manifest,
         plan=plan,
-        project_files=len(files.files),
-        warnings=(*files.warnings, *scan.warnings),
+        project_files=len(shipped),
+        warnings=warnings,
         build_dir=build_dir if config.keep_build else None,
         stage_seconds=tuple(stages.seconds),
+        dependencies=dependencies,
     )
 
 
-def _check_dependencies_supported(config: BuildConfig, plan: BuildPlan) -> None:
-    declared = sorted({dep for endpoint in plan.endpoints for dep in endpoint.dependencies})
-    if config.no_deps or not declared:
-        return
-    raise UsageError(
-        f"the app declares dependencies ({', '.join(declared)}), and this version of "
-        "flashbuild cannot install dependencies.",
-        hint="Build with --no-deps to package the code, handlers and manifest only.",
+def lock(config: BuildConfig, *, on_command: CommandListener | None = None):
+    """Scan and plan the app, then resolve its dependencies into ``flash.lock``."""
+    files = collect_project_files(config.project_dir, skip=(config.output,))
+    plan = build_plan(
+        scan_project(files),
+        project_name=config_module.project_name(config.project_dir),
+        python_version=config.python_version,
     )
+    return write_lock(config, plan, listener=on_command)
+
+
+def _shipped_files(
+    files: ProjectFiles, dependencies: InstalledDependencies | None
+) -> tuple[ProjectFile, ...]:
+    """The project's requirements.txt is an input; the artifact gets the resolved one."""
+    if dependencies is None:
+        return files.files
+    return tuple(file for file in files.files if file.path != PROJECT_REQUIREMENTS)
+
+
+def _dependencies_entry(config: BuildConfig, installed: InstalledDependencies | None) -> dict:
+    """The manifest's ``dependencies`` object."""
+    entry: dict = {
+        "installed": installed is not None,
+        "exclude": list(config.exclude),
+        "lock": [],
+        "excluded": [],
+        "source": "none",
+        "platform": config.target.uv_platform,
+        "images": config.images.as_data(),
+    }
+    if installed is not None:
+        selection = installed.selection
+        entry.update(
+            lock=[{"name": p.name, "version": p.version} for p in selection.shipped],
+            excluded=[
+                {"name": e.name, "version": e.version, "reason": e.reason,
+                 "version_checked": e.version_checked}
+                for e in selection.excluded
+            ],
+            source="flash.lock" if installed.from_lock else "resolved",
+            inputs_sha256=installed.header.inputs_sha256,
+        )
+    return entry
 
 
 def _check_generated_names(files: ProjectFiles, generated: tuple[RenderedFile, ...]) -> None:
@@ -141,20 +201,17 @@ def _check_generated_names(files: ProjectFiles, generated: tuple[RenderedFile, .
             )
 
 
-def _prepare_build_dir(
-    build_dir: Path, generated: tuple[RenderedFile, ...], files: ProjectFiles | None
+def _write_build_dir(
+    build_dir: Path, generated: tuple[RenderedFile, ...], files: tuple[ProjectFile, ...]
 ) -> None:
     """Write the generated files (and, when kept for inspection, the project files)."""
-    shutil.rmtree(build_dir, ignore_errors=True)
-    build_dir.mkdir(parents=True)
-    if files is not None:
-        for file in files.files:
-            destination = build_dir / file.path
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            if file.link_target is not None:
-                destination.symlink_to(file.link_target)
-            else:
-                shutil.copyfile(file.source, destination)
+    for file in files:
+        destination = build_dir / file.path
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        if file.link_target is not None:
+            destination.symlink_to(file.link_target)
+        else:
+            shutil.copyfile(file.source, destination)
     for rendered in generated:
         destination = build_dir / rendered.path
         destination.parent.mkdir(parents=True, exist_ok=True)

@@ -158,7 +158,12 @@ def test_manifest_top_level(forms_build):
     }
     assert manifest["dependencies"] == {
         "installed": False, "exclude": ["pyyaml", "torch", "torch-vision"], "lock": [],
-        "excluded": [],
+        "excluded": [], "source": "none", "platform": "x86_64-manylinux_2_28",
+        "images": {
+            "cpu": ["runpod", "runpod-flash"],
+            "gpu": ["numpy", "runpod", "runpod-flash", "torch", "torchaudio", "torchvision",
+                    "triton"],
+        },
     }
     assert "generated_at" not in json.dumps(manifest)
     assert len(manifest["source_fingerprint"]) == 64

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import gzip
 import hashlib
 import io
@@ -192,17 +194,13 @@ def test_source_error_leaves_previous_artifact_and_manifest(copy_fixture, capsys
     assert (artifact.read_bytes(), manifest.read_bytes()) == before
 
 
-def test_dependencies_need_no_deps_for_now(copy_fixture, write_project, capsys):
-    project = copy_fixture("example-app")
-    code, _, err = run_cli(["build", str(project)], capsys)
-    assert code == UsageError.exit_code
-    assert "accelerate, pandas, transformers>=4.40" in err and "--no-deps" in err
-    assert not (project / ".flash" / "artifact.tar.gz").exists()
+def test_app_without_dependencies_installs_nothing(write_project, capsys):
     plain = write_project(ENDPOINT_APP, name="plain")
-    code, _, err = run_cli(["build", str(plain)], capsys)
+    code, _, err = run_cli(["build", "--no-index", str(plain)], capsys)
     assert code == 0, err
-    assert '"installed": true' in archive_text(plain / ".flash" / "artifact.tar.gz",
-                                                "flash_manifest.json")
+    manifest = json.loads(archive_text(plain / ".flash" / "artifact.tar.gz", "flash_manifest.json"))
+    assert manifest["dependencies"]["installed"] is False
+    assert manifest["dependencies"]["source"] == "none"
 
 
 def test_python_version_reaches_manifest_and_images(write_project):

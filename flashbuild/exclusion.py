@@ -1,0 +1,117 @@
+"""Decide which resolved packages ship, and why each other one does not.
+
+Rules, applied to the resolved dependency graph:
+
+* A package is left out for an image (``image:gpu``) only when every endpoint
+  whose dependency tree contains it runs on an image that provides it. A GPU
+  endpoint and a CPU endpoint both needing numpy means numpy ships.
+* ``--exclude`` and ``[tool.flash] exclude`` leave packages out (``user``).
+* A package ships when some endpoint reaches it without passing through a
+  left-out package. Everything else was needed only by left-out packages and
+  is dropped too (``only-needed-by:torch``): torch takes nvidia-*, triton and
+  sympy with it, but not filelock while transformers still needs it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from .dependencies import DependencyInputs
+from .images import ImageTable
+from .resolve import ResolvedPackage, Resolution
+
+
+@dataclass(frozen=True, kw_only=True, order=True)
+class Exclusion:
+    name: str
+    version: str
+    reason: str  # "image:gpu", "user", "only-needed-by:torch,torchvision"
+    version_checked: bool = True  # False: the image's version of it is not known
+
+
+@dataclass(frozen=True, kw_only=True)
+class Selection:
+    shipped: tuple[ResolvedPackage, ...]  # sorted by name
+    excluded: tuple[Exclusion, ...]  # sorted by name
+    unmatched_exclusions: tuple[str, ...]  # user exclusions not in the resolved set
+
+    @property
+    def unchecked_image_packages(self) -> tuple[str, ...]:
+        return tuple(e.name for e in self.excluded if not e.version_checked)
+
+
+def _reachable(starts: Iterable[str], children: dict[str, set[str]], blocked=frozenset()) -> set[str]:
+    seen: set[str] = set()
+    stack = [name for name in starts if name not in blocked]
+    while stack:
+        name = stack.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        stack.extend(child for child in children.get(name, ()) if child not in blocked)
+    return seen
+
+
+def select_packages(
+    resolution: Resolution,
+    inputs: DependencyInputs,
+    images: ImageTable,
+    user_exclusions: Iterable[str] = (),
+) -> Selection:
+    """Split the resolution into what ships and what is left out, with reasons."""
+    packages = resolution.by_name()
+    children = resolution.children()
+    computes = inputs.endpoint_computes
+    everyone = tuple(sorted(computes))
+
+    # Which endpoints' trees contain each package; the project's requirements.txt
+    # is needed by every endpoint.
+    roots: dict[str, set[str]] = {endpoint: set() for endpoint in computes}
+    for package in resolution.packages:
+        for key in package.requested_by:
+            for source in inputs.sources:
+                if source.key == key:
+                    for endpoint in (source.endpoint,) if source.endpoint else everyone:
+                        roots[endpoint].add(package.name)
+    consumers: dict[str, set[str]] = {name: set() for name in packages}
+    for endpoint, starts in roots.items():
+        for name in _reachable(starts, children):
+            consumers[name].add(endpoint)
+
+    reasons: dict[str, Exclusion] = {}
+    for name, users in consumers.items():
+        kinds = sorted({computes[endpoint] for endpoint in users})
+        provided = [images.for_compute(kind).version_of(name) for kind in kinds]
+        if users and all(provided):
+            reasons[name] = Exclusion(
+                name=name,
+                version=packages[name].version,
+                reason="image:" + "+".join(kinds),
+                version_checked=all(p.version is not None for p in provided),
+            )
+    requested = sorted(set(user_exclusions))
+    for name in requested:
+        if name in packages:
+            reasons[name] = Exclusion(name=name, version=packages[name].version, reason="user")
+
+    left_out = frozenset(reasons)
+    all_roots = set().union(*roots.values()) if roots else set()
+    shipped = _reachable(all_roots, children, blocked=left_out)
+    for name in sorted(set(packages) - shipped - left_out):
+        needed_by = sorted(p for p in left_out if _needs(p, name, children, left_out))
+        reasons[name] = Exclusion(
+            name=name,
+            version=packages[name].version,
+            reason="only-needed-by:" + ",".join(needed_by),
+        )
+    return Selection(
+        shipped=tuple(packages[name] for name in sorted(shipped)),
+        excluded=tuple(sorted(reasons.values())),
+        unmatched_exclusions=tuple(name for name in requested if name not in packages),
+    )
+
+
+def _needs(parent: str, name: str, children: dict[str, set[str]], left_out: frozenset) -> bool:
+    """Whether ``parent`` pulls in ``name`` directly, not through another left-out package."""
+    return name in _reachable(children.get(parent, ()), children, blocked=left_out)
