@@ -14,9 +14,9 @@ pytestmark = pytest.mark.network
 PYPI = "https://pypi.org/simple"
 
 
-def build(copy_fixture, capsys, name: str):
+def build(copy_fixture, capsys, name: str, *options: str):
     project = copy_fixture(name)
-    code, _, err = run_cli(["build", "--index-url", PYPI, str(project)], capsys)
+    code, _, err = run_cli(["build", "--index-url", PYPI, *options, str(project)], capsys)
     assert code == 0, err
     manifest = json.loads((project / ".flash" / "flash_manifest.json").read_text())
     artifact = project / ".flash" / "artifact.tar.gz"
@@ -38,6 +38,7 @@ def test_sentence_transformers_ships_without_torch(copy_fixture, capsys):
     assert {"sentence_transformers", "transformers", "numpy"} <= tops
     assert not tops & {"torch", "nvidia", "triton", "bin"}
     assert not [name for name in names if name.endswith(".pyc")]
+    assert not [t for t in tops if t.startswith(("torch-", "triton-", "nvidia_", "torch.libs"))]
     assert size < 150_000_000
 
 
@@ -47,3 +48,44 @@ def test_example_app_installs_real_wheels(copy_fixture, capsys):
     assert {"pandas", "transformers", "accelerate", "numpy"} <= shipped
     assert {e["name"]: e["reason"] for e in dependencies["excluded"]}["torch"] == "image:gpu"
     assert "pandas/__init__.py" in names and "requirements.txt" in names
+
+
+PANDAS_APP = (
+    "from runpod_flash import Endpoint\n\n\n"
+    '@Endpoint(name="tables", dependencies=["pandas"])\n'
+    "def summary(rows):\n"
+    "    import pandas as pd\n\n"
+    "    return pd.DataFrame(rows).describe().to_dict()\n"
+)
+
+
+def test_gpu_only_pandas_app_ships_pandas_without_numpy(write_project, capsys):
+    project = write_project({"app.py": PANDAS_APP})
+    code, _, err = run_cli(["build", "--index-url", PYPI, str(project)], capsys)
+    assert code == 0, err
+    manifest = json.loads((project / ".flash" / "flash_manifest.json").read_text())
+    shipped = {p["name"] for p in manifest["dependencies"]["lock"]}
+    excluded = {e["name"]: e["reason"] for e in manifest["dependencies"]["excluded"]}
+    assert "pandas" in shipped and "numpy" not in shipped
+    assert excluded == {"numpy": "image:gpu"}
+    with tarfile.open(project / ".flash" / "artifact.tar.gz", "r:gz") as archive:
+        tops = {name.split("/")[0] for name in archive.getnames()}
+    assert "pandas" in tops and "numpy" not in tops and "numpy.libs" not in tops
+
+
+@pytest.mark.parametrize("python_version", ["3.12", "3.10"])
+def test_target_python_differs_from_the_host(write_project, capsys, python_version):
+    """The host runs 3.11; the wheels must be the target's, whatever the host is."""
+    project = write_project({"app.py": PANDAS_APP.replace('name="tables"', 'name="tables", cpu="cpu3c-2-4"')})
+    code, _, err = run_cli(
+        ["build", "--index-url", PYPI, "--python-version", python_version, str(project)], capsys
+    )
+    assert code == 0, err
+    tag = "cp" + python_version.replace(".", "")
+    with tarfile.open(project / ".flash" / "artifact.tar.gz", "r:gz") as archive:
+        names = archive.getnames()
+        wheel = archive.extractfile(next(n for n in names if n.startswith("pandas-")
+                                         and n.endswith(".dist-info/WHEEL"))).read().decode()
+    assert f"Tag: {tag}-{tag}-manylinux" in wheel
+    extensions = [n for n in names if n.startswith(("pandas/", "numpy/")) and n.endswith(".so")]
+    assert extensions and all(f"cpython-{tag[2:]}-x86_64-linux-gnu" in n for n in extensions)
