@@ -110,7 +110,9 @@ class BuildConfig:
             keep_build=keep_build,
             exclude=parse_exclusions([*exclude, *settings.get("exclude", [])]),
             source_date_epoch=source_date_epoch(environ),
-            glibc=parse_glibc(glibc or settings.get("glibc") or ""),
+            glibc=parse_glibc(glibc) if glibc else parse_glibc(
+                settings.get("glibc", ""), location=SourceLocation(path="pyproject.toml")
+            ),
             index=_index_options(
                 project,
                 settings,
@@ -215,7 +217,7 @@ _EXAMPLES = {
 }
 
 
-def parse_glibc(value: str) -> tuple[int, int]:
+def parse_glibc(value: str, *, location: SourceLocation | None = None) -> tuple[int, int]:
     """``"2.28"`` -> ``(2, 28)``; empty -> the default."""
     if not value:
         return DEFAULT_GLIBC
@@ -223,6 +225,7 @@ def parse_glibc(value: str) -> tuple[int, int]:
     if not (dot and major.isdigit() and minor.isdigit()) or int(major) != 2 or int(minor) < 17:
         raise UsageError(
             f"glibc level {value!r} is not valid.",
+            location=location,
             hint="Give the workers' glibc as 2.N with N >= 17, e.g. --glibc 2.28 (the default).",
         )
     return (2, int(minor))

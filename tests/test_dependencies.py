@@ -70,10 +70,18 @@ def tops(project: Path) -> set[str]:
     return {name.split("/")[0] for name in archive_names(project / ".flash" / "artifact.tar.gz")}
 
 
-def test_gpu_app_leaves_out_torch_and_everything_only_it_needs(write_project, wheelhouse, capsys):
+def test_gpu_app_leaves_out_torch_and_everything_only_it_needs(
+    write_project, wheelhouse, capsys, tmp_path, monkeypatch
+):
+    cache = tmp_path / "fresh-uv-cache"
+    monkeypatch.setenv("UV_CACHE_DIR", str(cache))
     project = write_project(app(endpoint("embed", ["sentence-transformers"])))
     code, err = flash(capsys, wheelhouse, project)
     assert code == 0, err
+    # Left-out packages were never fetched: uv unpacked only what ships.
+    unpacked = {path.name for path in cache.glob("archive-v0/*/*")}
+    assert "sentence_transformers" in unpacked
+    assert not unpacked & {"torch", "nvidia", "triton", "numpy", "sympy"}
     assert locked(project) == {
         "filelock": "3.16", "sentence-transformers": "3.0", "tinyutil": "2.0",
         "transformers-lite": "1.0",
@@ -265,6 +273,23 @@ def test_unreachable_index_fails_cleanly(write_project, capsys):
     assert "could not be reached: http://127.0.0.1:9/simple" in err
     assert "Traceback" not in err
     assert previous.read_bytes() == b"previous"
+
+
+def test_index_options_come_from_the_environment_and_pyproject(
+    write_project, wheelhouse, capsys, monkeypatch
+):
+    project = write_project(app(endpoint("worker", ["appdep"], cpu=True)))
+    monkeypatch.setenv("FLASH_FIND_LINKS", str(wheelhouse))
+    code, _, err = run_cli(["build", "--no-index", str(project)], capsys)
+    assert code == 0, err
+    monkeypatch.delenv("FLASH_FIND_LINKS")
+    (project / "wheels").symlink_to(wheelhouse)
+    (project / ".flashignore").write_text("wheels\n")
+    (project / "pyproject.toml").write_text('[tool.flash]\nfind-links = ["wheels"]\n')
+    code, _, err = run_cli(["build", "--no-index", str(project)], capsys)
+    assert code == 0, err
+    assert locked(project) == {"appdep": "1.0", "shared-helper": "1.0"}
+    assert "wheels" not in tops(project)
 
 
 def test_invalid_requirement_in_requirements_txt(write_project, wheelhouse, capsys):
