@@ -15,6 +15,7 @@ from pathlib import Path
 import click
 
 from . import __version__, pipeline
+from .cache import DependencyCache, default_cache_dir
 from .config import BuildConfig
 from .errors import FlashBuildError, InternalError
 from .models import DEFAULT_PYTHON_VERSION, PYTHON_VERSIONS
@@ -116,6 +117,15 @@ def _listeners(verbose: int, quiet: bool):
 @click.option("--exclude", multiple=True, metavar="NAMES",
               help="Packages to leave out of the artifact, with what only they need "
               "(comma-separated, repeatable).")
+@click.option("--max-size", metavar="SIZE", default=None,
+              help="Size cap of the compressed artifact: bytes or 500MB, 1.5GB, 2GiB.  "
+              "[default: [tool.flash] max-size, else 1.5GB]")
+@click.option("--compression-level", type=click.IntRange(0, 9), default=None,
+              help="gzip level, 0 (store) to 9.  [default: [tool.flash] compression-level, else 6]")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="Compression threads (the output does not depend on it).  [default: CPUs]")
+@click.option("--no-cache", is_flag=True,
+              help="Neither read nor write the dependency cache.")
 @click.pass_context
 def build(ctx: click.Context, project_dir: Path, verbose: int, quiet: bool, **options) -> int:
     """Build PROJECT_DIR (default: the current directory) into .flash/artifact.tar.gz."""
@@ -148,6 +158,30 @@ def lock(ctx: click.Context, project_dir: Path, verbose: int, quiet: bool, **opt
     return 0
 
 
+@cli.group()
+def cache() -> None:
+    """Inspect or clear the dependency cache (FLASHBUILD_CACHE_DIR)."""
+
+
+@cache.command("info")
+def cache_info() -> int:
+    """Show where the cache is and how much it holds."""
+    info = DependencyCache(default_cache_dir(os.environ)).info()
+    click.echo(f"cache directory: {info.root}")
+    click.echo(f"entries: {info.entries}")
+    click.echo(f"size: {info.size:,} bytes ({_human_size(info.size)})")
+    return 0
+
+
+@cache.command("clear")
+def cache_clear() -> int:
+    """Remove every cache entry."""
+    before = DependencyCache(default_cache_dir(os.environ)).clear()
+    click.echo(f"Removed {before.entries} entries ({_human_size(before.size)}) from {before.root}",
+               err=True)
+    return 0
+
+
 def _report(result: pipeline.BuildResult) -> None:
     artifact = result.artifact
     endpoints = result.plan.endpoints
@@ -162,6 +196,7 @@ def _report(result: pipeline.BuildResult) -> None:
     if installed is not None:
         selection = installed.selection
         source = "flash.lock" if installed.from_lock else "resolved"
+        source += ", from cache" if installed.from_cache else ""
         click.echo(
             f"  dependencies ({source}): {len(selection.shipped)} installed, "
             f"{len(selection.excluded)} left out",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -10,7 +11,9 @@ from pathlib import Path
 from packaging.utils import InvalidName, canonicalize_name
 
 from .errors import SourceLocation, UsageError
+from .cache import default_cache_dir
 from .images import ImageTable, image_table
+from .sizes import DEFAULT_MAX_SIZE, parse_size
 from .models import DEFAULT_GLIBC, DEFAULT_PYTHON_VERSION, PYTHON_VERSIONS, IndexOptions, Target
 
 if sys.version_info >= (3, 11):
@@ -38,6 +41,10 @@ class BuildConfig:
     allow_build: tuple[str, ...] = ()  # normalised names that may be built from sdists
     locked: bool = False
     images: ImageTable = field(default_factory=image_table)
+    max_size: int = DEFAULT_MAX_SIZE  # bytes of the compressed artifact
+    compression_level: int = 6
+    threads: int | None = None  # compression threads; None: one per CPU
+    cache_dir: Path | None = None  # None: no cache (--no-cache)
 
     @property
     def target(self) -> Target:
@@ -73,6 +80,10 @@ class BuildConfig:
         no_index: bool = False,
         allow_build: Iterable[str] = (),
         locked: bool = False,
+        max_size: str | None = None,
+        compression_level: int | None = None,
+        threads: int | None = None,
+        no_cache: bool = False,
     ) -> "BuildConfig":
         """Validate options; relative paths are taken from the current directory.
 
@@ -127,6 +138,12 @@ class BuildConfig:
             ),
             locked=locked,
             images=image_table(settings.get("images")),
+            max_size=parse_size(max_size) if max_size else parse_size(
+                settings.get("max-size", DEFAULT_MAX_SIZE), option="[tool.flash] max-size"
+            ),
+            compression_level=_compression_level(compression_level, settings),
+            threads=_threads(threads),
+            cache_dir=None if no_cache else default_cache_dir(environ or os.environ),
         )
 
 
@@ -166,6 +183,8 @@ _TOOL_KEYS: dict[str, type] = {
     "extra-index-url": list,
     "find-links": list,
     "images": dict,
+    "max-size": (str, int),
+    "compression-level": int,
 }
 
 
@@ -194,10 +213,11 @@ def tool_settings(project_dir: Path) -> dict:
                 location=SourceLocation(path="pyproject.toml"),
                 hint=f"Known keys: {', '.join(sorted(_TOOL_KEYS))}.",
             )
-        if not isinstance(value, expected) or (
+        if not isinstance(value, expected) or isinstance(value, bool) or (
             expected is list and not all(isinstance(item, str) for item in value)
         ):
-            shown = "a list of strings" if expected is list else f"a {expected.__name__}"
+            shown = ("a list of strings" if expected is list else "a size" if key == "max-size"
+                     else f"a {expected.__name__}")
             raise UsageError(
                 f"[tool.flash] {key} must be {shown}, not {value!r}.",
                 location=SourceLocation(path="pyproject.toml"),
@@ -214,7 +234,26 @@ _EXAMPLES = {
     "index-url": '"https://pypi.org/simple"',
     "extra-index-url": '["https://download.pytorch.org/whl/cpu"]',
     "find-links": '["wheels"]',
+    "max-size": '"1.5GB"',
+    "compression-level": "6",
 }
+
+
+def _compression_level(value: int | None, settings: dict) -> int:
+    level = value if value is not None else settings.get("compression-level", 6)
+    if not 0 <= level <= 9:
+        raise UsageError(
+            f"compression level {level} is out of range.",
+            location=None if value is not None else SourceLocation(path="pyproject.toml"),
+            hint="Use 0 (store) to 9 (smallest); 6 is the default.",
+        )
+    return level
+
+
+def _threads(value: int | None) -> int | None:
+    if value is not None and value < 1:
+        raise UsageError(f"--threads {value} must be at least 1.", hint="e.g. --threads 4")
+    return value
 
 
 def parse_glibc(value: str, *, location: SourceLocation | None = None) -> tuple[int, int]:

@@ -14,6 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from . import __version__
+from .archive import file_sha256
 from .models import BuildPlan, PlannedEndpoint, PlannedFunction, ProjectFile, RenderedFile
 from .render import MANIFEST_FILE
 from .scan import module_name
@@ -29,16 +30,8 @@ def source_fingerprint(files: Iterable[ProjectFile]) -> str:
         if file.link_target is not None:
             content = "link:" + file.link_target
         else:
-            content = _file_sha256(file.source)
+            content = file_sha256(file.source)
         digest.update(f"{file.path}\0{content}\n".encode())
-    return digest.hexdigest()
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
     return digest.hexdigest()
 
 

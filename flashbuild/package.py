@@ -8,13 +8,10 @@ changes by ``os.replace`` of a complete, fsynced temp file.
 
 from __future__ import annotations
 
-import gzip
 import hashlib
-import io
 import os
 import secrets
 import stat
-import tarfile
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field, replace
@@ -22,13 +19,11 @@ from pathlib import Path
 from typing import BinaryIO
 
 from . import models
-from .errors import PackagingError, UsageError
+from .archive import copy_part, write_tar_part
+from .compress import ParallelGzipWriter
+from .errors import PackagingError, SizeLimitError, UsageError
 
 DEFAULT_SOURCE_DATE_EPOCH = 315532800  # 1980-01-01T00:00:00Z, the zip/wheel epoch
-FILE_MODE = 0o644
-EXECUTABLE_MODE = 0o755
-DIRECTORY_MODE = 0o755
-SYMLINK_MODE = 0o777
 _MAX_SYMLINK_HOPS = 40  # what Linux allows before ELOOP
 
 
@@ -86,37 +81,85 @@ def members_from_directory(root: Path, prefix: str = "") -> list[ArchiveMember]:
     return sorted(found, key=lambda member: _sort_key(member.name))
 
 
-def write_artifact(
-    members: Iterable[ArchiveMember], output: Path, *, mtime: int, compresslevel: int = 6
-) -> models.Artifact:
-    """Write ``members`` to ``output`` as a reproducible ``.tar.gz`` and describe it.
+@dataclass(frozen=True, kw_only=True)
+class Part:
+    """A compressed archive part on disk: one gzip member of tar entries."""
 
-    Parent directories are added automatically. All members are validated
-    first; on any failure the previous ``output`` is left as it was and no
-    temp file remains.
-    """
-    # A float mtime would make tarfile add a fractional "mtime" pax record.
-    if type(mtime) is not int or mtime < 0:
-        raise ValueError(f"mtime must be a non-negative int, got {mtime!r}")
+    path: Path
+    size: int
+    sha256: str
+    entries: int
+    top_levels: tuple[str, ...]  # first path components of its entries, sorted
+
+
+def write_part(
+    members: Iterable[ArchiveMember],
+    output: Path,
+    *,
+    mtime: int,
+    compresslevel: int = 6,
+    threads: int | None = None,
+) -> Part:
+    """Write ``members`` as a final (end-of-archive) part to ``output``, atomically."""
+    _check_mtime(mtime)
     entries = _plan_entries(members)
     with _atomic_file(output) as file:
         sink = _HashingSink(file, output)
-        # No file name and mtime 0 in the gzip header (tarfile's "w:gz" records both).
-        gz = gzip.GzipFile(
-            filename="", mode="wb", fileobj=sink, mtime=0, compresslevel=compresslevel
-        )
-        try:
-            with tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
-                for name, member in entries:
-                    _add_entry(tar, name, member, mtime)
-            gz.close()
-        except BaseException:
-            with suppress(Exception):  # the temp file is discarded; keep the first error
-                gz.close()
-            raise
-    return models.Artifact(
-        path=output, size=sink.size, sha256=sink.hexdigest(), entries=len(entries)
+        with ParallelGzipWriter(sink, level=compresslevel, threads=threads) as gz:
+            write_tar_part(entries, gz, mtime=mtime, final=True)
+    return Part(
+        path=output,
+        size=sink.size,
+        sha256=sink.hexdigest(),
+        entries=len(entries),
+        top_levels=tuple(sorted({name.split("/")[0] for name, _ in entries})),
     )
+
+
+def write_artifact(
+    members: Iterable[ArchiveMember],
+    output: Path,
+    *,
+    mtime: int,
+    compresslevel: int = 6,
+    threads: int | None = None,
+    tail: Part | None = None,
+    max_size: int | None = None,
+) -> models.Artifact:
+    """Write ``members`` (then the compressed ``tail`` part) to ``output`` as a ``.tar.gz``.
+
+    Parent directories are added automatically. All members are validated
+    first; on any failure, including the artifact growing past ``max_size``
+    bytes, the previous ``output`` is left as it was and no temp file remains.
+    """
+    _check_mtime(mtime)
+    entries = _plan_entries(members)
+    if tail is not None:
+        clashes = sorted({name.split("/")[0] for name, _ in entries} & set(tail.top_levels))
+        if clashes:
+            raise PackagingError(
+                f"{', '.join(repr(c) for c in clashes)} would be both a project path and "
+                "installed by a dependency.",
+                hint="Rename the project's file or package, or exclude the dependency.",
+            )
+    with _atomic_file(output) as file:
+        sink = _HashingSink(file, output, limit=max_size)
+        with ParallelGzipWriter(sink, level=compresslevel, threads=threads) as gz:
+            write_tar_part(entries, gz, mtime=mtime, final=tail is None)
+        if tail is not None:
+            copy_part(tail.path, sink)
+    return models.Artifact(
+        path=output,
+        size=sink.size,
+        sha256=sink.hexdigest(),
+        entries=len(entries) + (tail.entries if tail is not None else 0),
+    )
+
+
+def _check_mtime(mtime: int) -> None:
+    # A float mtime would make tarfile add a fractional "mtime" pax record.
+    if type(mtime) is not int or mtime < 0:
+        raise ValueError(f"mtime must be a non-negative int, got {mtime!r}")
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -280,59 +323,27 @@ def _collect_directory(directory: Path, relative: str, found: list[ArchiveMember
 # --- writing ---------------------------------------------------------------------
 
 
-def _add_entry(tar: tarfile.TarFile, name: str, member: ArchiveMember | None, mtime: int) -> None:
-    info = tarfile.TarInfo(name)
-    info.mtime, info.uid, info.gid, info.uname, info.gname = mtime, 0, 0, "", ""
-    if member is None:
-        info.type, info.mode = tarfile.DIRTYPE, DIRECTORY_MODE
-        tar.addfile(info)
-        return
-    info.mode = EXECUTABLE_MODE if member.executable else FILE_MODE
-    if member.link_target is not None:
-        info.type, info.mode, info.linkname = tarfile.SYMTYPE, SYMLINK_MODE, member.link_target
-        tar.addfile(info)
-    elif member.data is not None:
-        info.size = len(member.data)
-        tar.addfile(info, io.BytesIO(member.data))
-    else:
-        _add_source_file(tar, info, member.source)
-
-
-def _add_source_file(tar: tarfile.TarFile, info: tarfile.TarInfo, source: Path) -> None:
-    """Stream ``source`` into the archive; tarfile copies it in chunks."""
-    try:
-        # O_NONBLOCK so a FIFO in place of the file is refused below instead of hanging.
-        flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
-        with os.fdopen(os.open(source, flags), "rb") as stream:
-            status = os.fstat(stream.fileno())
-            if not stat.S_ISREG(status.st_mode):
-                raise PackagingError(
-                    f"cannot package {source} (archive member {info.name!r}): not a regular file.",
-                    hint="Replace it with a regular file or exclude it.",
-                )
-            info.size = status.st_size
-            tar.addfile(info, stream)
-    except OSError as exc:
-        raise PackagingError(
-            f"cannot read {source} (archive member {info.name!r}): {exc.strerror or exc}.",
-            hint="Make sure the file exists, is readable and does not change during the build.",
-        ) from None
-
-
 class _HashingSink:
     """Forwards writes to the temp file, hashing and counting them on the way."""
 
-    def __init__(self, file: BinaryIO, path: Path) -> None:
+    def __init__(self, file: BinaryIO, path: Path, limit: int | None = None) -> None:
         self._file, self._path, self._sha256, self.size = file, path, hashlib.sha256(), 0
+        self._limit = limit
 
     def write(self, data: bytes) -> int:
+        written = memoryview(data).nbytes
+        if self._limit is not None and self.size + written > self._limit:
+            # Stop as soon as the cap is passed rather than compressing the rest.
+            raise SizeLimitError(
+                f"the artifact exceeds the size cap of {self._limit:,} bytes.",
+                hint="Leave packages out with --exclude, or raise the cap with --max-size.",
+            )
         try:
             self._file.write(data)
         except OSError as exc:
             # Not an OSError any more, so it cannot pass for a read error of a source file.
             raise _write_error(self._path, exc) from None
         self._sha256.update(data)
-        written = memoryview(data).nbytes
         self.size += written
         return written
 

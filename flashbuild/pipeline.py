@@ -20,14 +20,13 @@ from pathlib import Path
 from . import config as config_module
 from .config import BuildConfig
 from .dependencies import PROJECT_REQUIREMENTS
-from .errors import FlashBuildError, PackagingError, SourceCodeError, SourceLocation
+from .errors import FlashBuildError, PackagingError, SizeLimitError, SourceCodeError, SourceLocation
 from .files import collect_project_files
 from .install import InstalledDependencies, install_dependencies, write_lock
 from .manifest import build_manifest, manifest_bytes, render_manifest, source_fingerprint
 from .models import Artifact, BuildPlan, BuildWarning, ProjectFile, ProjectFiles, RenderedFile
 from .package import (
     atomic_write_bytes,
-    members_from_directory,
     members_from_project_files,
     members_from_rendered,
     write_artifact,
@@ -36,6 +35,7 @@ from .runner import CommandListener
 from .plan import build_plan
 from .render import render_handlers
 from .scan import scan_project
+from .sizes import size_error
 
 StageListener = Callable[[str, float], None]
 
@@ -98,7 +98,7 @@ def build(
         if not config.no_deps:
             with stages.stage("resolve"):
                 dependencies = install_dependencies(
-                    config, plan, files, build_dir / "deps", listener=on_command
+                    config, plan, files, build_dir, listener=on_command
                 )
         with stages.stage("package"):
             shipped = _shipped_files(files, dependencies)
@@ -112,9 +112,7 @@ def build(
                 generated += (dependencies.requirements,)
             _write_build_dir(build_dir, generated, shipped if config.keep_build else ())
             members = [*members_from_project_files(shipped), *members_from_rendered(generated)]
-            if dependencies is not None:
-                members += members_from_directory(dependencies.install_dir)
-            artifact = write_artifact(members, config.output, mtime=config.source_date_epoch)
+            artifact = _write(config, members, dependencies)
             atomic_write_bytes(config.manifest_path, manifest_bytes(manifest))
     except FlashBuildError as error:
         error.build_dir = build_dir if build_dir.exists() else None
@@ -151,6 +149,32 @@ def lock(config: BuildConfig, *, on_command: CommandListener | None = None):
         python_version=config.python_version,
     )
     return write_lock(config, plan, listener=on_command)
+
+
+def _write(config: BuildConfig, members, dependencies: InstalledDependencies | None) -> Artifact:
+    """Write the artifact: app part, then the dependency part; explain a cap overrun."""
+    try:
+        return write_artifact(
+            members,
+            config.output,
+            mtime=config.source_date_epoch,
+            compresslevel=config.compression_level,
+            threads=config.threads,
+            tail=dependencies.part if dependencies is not None else None,
+            max_size=config.max_size,
+        )
+    except SizeLimitError:
+        if dependencies is None:
+            raise
+        raise size_error(
+            what="the artifact exceeds",
+            limit=config.max_size,
+            packages=dependencies.sizes,
+            resolution=dependencies.resolution,
+            inputs=dependencies.inputs,
+            images=config.images,
+            exclusions=config.exclude,
+        ) from None
 
 
 def _shipped_files(

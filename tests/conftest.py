@@ -19,6 +19,28 @@ settings.register_profile(
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
 
 
+@pytest.fixture(scope="session")
+def wheelhouse(tmp_path_factory) -> Path:
+    """A directory of tiny real wheels and sdists (see tests/wheelhouse.py)."""
+    from .wheelhouse import build_wheelhouse
+
+    return build_wheelhouse(tmp_path_factory.mktemp("wheelhouse"))
+
+
+@pytest.fixture
+def private_uv_cache(tmp_path_factory, monkeypatch):
+    """Keep uv's cache out of the user's home; ignore FLASH_* index settings of the host."""
+    monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "uv-cache"))
+    for name in ("FLASH_INDEX_URL", "FLASH_EXTRA_INDEX_URL", "FLASH_FIND_LINKS"):
+        monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(autouse=True)
+def private_flashbuild_cache(tmp_path_factory, monkeypatch):
+    """Builds share one cache per test session, never the user's ~/.cache/flashbuild."""
+    monkeypatch.setenv("FLASHBUILD_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "fb-cache"))
+
+
 @pytest.fixture
 def copy_fixture(tmp_path):
     """Copy ``fixtures/<name>`` into ``tmp_path`` and return the copy's path."""

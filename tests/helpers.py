@@ -34,3 +34,18 @@ def archive_text(path: Path, name: str) -> str:
         member = archive.extractfile(name)
         assert member is not None, name
         return member.read().decode()
+
+
+def endpoint(name: str, deps: list[str], *, cpu: bool = False, function: str | None = None) -> str:
+    """Source of one ``@Endpoint`` function declaring ``deps``."""
+    compute = ', cpu="cpu3c-2-4"' if cpu else ""
+    function = function or name.replace("-", "_")
+    return (
+        f'@Endpoint(name="{name}"{compute}, dependencies={deps!r})\n'
+        f"def {function}(x):\n    return x\n\n\n"
+    )
+
+
+def app(*endpoints: str, **extra: str) -> dict[str, str]:
+    """A project (``{path: text}``) whose main.py holds the given endpoints."""
+    return {"main.py": "from runpod_flash import Endpoint\n\n\n" + "".join(endpoints), **extra}

@@ -9,34 +9,9 @@ import pytest
 
 from flashbuild.errors import DependencyError, SourceCodeError, UsageError
 
-from .helpers import archive_names, archive_text, run_cli
-from .wheelhouse import build_wheelhouse
+from .helpers import app, archive_names, archive_text, endpoint, run_cli
 
-
-@pytest.fixture(scope="session")
-def wheelhouse(tmp_path_factory) -> Path:
-    return build_wheelhouse(tmp_path_factory.mktemp("wheelhouse"))
-
-
-@pytest.fixture(autouse=True)
-def private_uv_cache(tmp_path_factory, monkeypatch):
-    """Keep uv's cache out of the user's home, shared across this module's tests."""
-    monkeypatch.setenv("UV_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "uv-cache"))
-    for name in ("FLASH_INDEX_URL", "FLASH_EXTRA_INDEX_URL", "FLASH_FIND_LINKS"):
-        monkeypatch.delenv(name, raising=False)
-
-
-def endpoint(name: str, deps: list[str], *, cpu: bool = False, function: str | None = None) -> str:
-    compute = ', cpu="cpu3c-2-4"' if cpu else ""
-    function = function or name.replace("-", "_")
-    return (
-        f'@Endpoint(name="{name}"{compute}, dependencies={deps!r})\n'
-        f"def {function}(x):\n    return x\n\n\n"
-    )
-
-
-def app(*endpoints: str, **extra: str) -> dict[str, str]:
-    return {"main.py": "from runpod_flash import Endpoint\n\n\n" + "".join(endpoints), **extra}
+pytestmark = pytest.mark.usefixtures("private_uv_cache")
 
 
 def flash(capsys, wheelhouse: Path, project: Path, *options: str) -> tuple[int, str]:
@@ -75,6 +50,7 @@ def test_gpu_app_leaves_out_torch_and_everything_only_it_needs(
 ):
     cache = tmp_path / "fresh-uv-cache"
     monkeypatch.setenv("UV_CACHE_DIR", str(cache))
+    monkeypatch.setenv("FLASHBUILD_CACHE_DIR", str(tmp_path / "fresh-flashbuild-cache"))
     project = write_project(app(endpoint("embed", ["sentence-transformers"])))
     code, err = flash(capsys, wheelhouse, project)
     assert code == 0, err

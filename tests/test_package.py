@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from flashbuild import models
+from flashbuild import archive, models
 from flashbuild.errors import PackagingError, UsageError
 from flashbuild.package import (
     DEFAULT_SOURCE_DATE_EPOCH,
@@ -370,16 +370,16 @@ def test_source_that_is_not_a_regular_file_fails_cleanly(tmp_path: Path, previou
 def test_interrupt_mid_write_leaves_no_trace(
     tmp_path: Path, previous: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_addfile = tarfile.TarFile.addfile
+    real_write_entry = archive._write_entry
     calls = []
 
-    def interrupted_addfile(self, tarinfo, fileobj=None):
-        calls.append(tarinfo.name)
+    def interrupted_write_entry(out, name, member, mtime):
+        calls.append(name)
         if len(calls) == 3:
             raise KeyboardInterrupt
-        return real_addfile(self, tarinfo, fileobj)
+        return real_write_entry(out, name, member, mtime)
 
-    monkeypatch.setattr(tarfile.TarFile, "addfile", interrupted_addfile)
+    monkeypatch.setattr(archive, "_write_entry", interrupted_write_entry)
     with pytest.raises(KeyboardInterrupt):
         write_artifact(sample_members(tmp_path / "src"), previous, mtime=MTIME)
     assert len(calls) == 3

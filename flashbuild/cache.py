@@ -1,0 +1,189 @@
+"""A content-addressed cache of installed dependencies, as compressed archive parts.
+
+An entry is keyed by everything that decides the dependency part of an
+artifact: the declared requirements (or the lock), target Python and
+platform, exclusions, the image table, index options, archive settings and
+the flashbuild version. It holds the compressed part (``deps.tar.gz``) and
+``entry.json`` (what was installed and left out, sizes, and the part's
+sha256). A hit skips resolution, download, install and compression.
+
+Safety: entries are built in a private staging directory and renamed into
+place whole, so a killed build leaves no partial entry; builders of the same
+key take a file lock, so the second waits and then reuses the first's entry;
+every part is checked against its recorded sha256 before use, and a corrupt
+entry is removed and rebuilt, never shipped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import __version__
+from .archive import file_sha256
+from .errors import PackagingError
+
+CACHE_ENV = "FLASHBUILD_CACHE_DIR"
+ENTRY_FORMAT = 1
+PART_FILE = "deps.tar.gz"
+ENTRY_FILE = "entry.json"
+_STALE_STAGING_SECONDS = 24 * 3600
+
+try:  # POSIX; elsewhere concurrent builders of one key just both build it
+    import fcntl
+except ImportError:  # pragma: no cover
+    fcntl = None  # type: ignore[assignment]
+
+
+def default_cache_dir(environ: Mapping[str, str]) -> Path:
+    """``FLASHBUILD_CACHE_DIR``, else ``$XDG_CACHE_HOME/flashbuild``, else ``~/.cache/flashbuild``."""
+    if environ.get(CACHE_ENV):
+        return Path(environ[CACHE_ENV]).expanduser()
+    base = environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base).expanduser() / "flashbuild"
+
+
+def cache_key(parts: Mapping[str, object]) -> str:
+    """sha256 of the canonical JSON of the key parts plus the format and tool version."""
+    payload = {"format": ENTRY_FORMAT, "flashbuild": __version__, **parts}
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass(frozen=True, kw_only=True)
+class CacheEntry:
+    key: str
+    directory: Path
+    data: dict  # entry.json
+
+    @property
+    def part_path(self) -> Path:
+        return self.directory / PART_FILE
+
+
+@dataclass(frozen=True, kw_only=True)
+class CacheInfo:
+    root: Path
+    entries: int
+    size: int  # bytes
+
+
+class DependencyCache:
+    """The cache under ``root``: ``entries/<key>/``, ``staging/``, ``locks/``."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.rebuilt_corrupt: list[str] = []  # keys of entries found damaged
+
+    def _entry_dir(self, key: str) -> Path:
+        return self.root / "entries" / key[:2] / key
+
+    def lookup(self, key: str) -> CacheEntry | None:
+        """The entry for ``key`` if present and intact; a damaged one is removed."""
+        directory = self._entry_dir(key)
+        if not directory.is_dir():
+            return None
+        try:
+            data = json.loads((directory / ENTRY_FILE).read_text(encoding="utf-8"))
+            intact = (
+                data.get("format") == ENTRY_FORMAT
+                and data.get("key") == key
+                and (directory / PART_FILE).stat().st_size == data["part"]["size"]
+                and file_sha256(directory / PART_FILE) == data["part"]["sha256"]
+            )
+        except (OSError, ValueError, KeyError, TypeError):
+            intact = False
+        if not intact:
+            self.rebuilt_corrupt.append(key)
+            self._discard(directory)
+            return None
+        with contextlib.suppress(OSError):  # recency, for whoever prunes by age
+            os.utime(directory / ENTRY_FILE)
+        return CacheEntry(key=key, directory=directory, data=data)
+
+    @contextlib.contextmanager
+    def locked(self, key: str) -> Iterator[None]:
+        """Hold the builder's lock for ``key`` (released by the OS if the process dies)."""
+        locks = self.root / "locks"
+        try:
+            locks.mkdir(parents=True, exist_ok=True)
+            handle = open(locks / f"{key}.lock", "a+b")  # noqa: SIM115 - closed below
+        except OSError as exc:
+            raise _cache_error(self.root, exc) from None
+        try:
+            if fcntl is not None:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+            yield
+        finally:
+            handle.close()
+
+    def staging_dir(self) -> Path:
+        """A fresh private directory to build an entry in; old leftovers are swept."""
+        staging = self.root / "staging"
+        try:
+            staging.mkdir(parents=True, exist_ok=True)
+            self._sweep(staging)
+            directory = staging / f"{os.getpid()}-{secrets.token_hex(6)}"
+            directory.mkdir()
+        except OSError as exc:
+            raise _cache_error(self.root, exc) from None
+        return directory
+
+    def store(self, key: str, staging: Path, data: dict) -> CacheEntry:
+        """Write ``entry.json`` into ``staging`` and move it into place as the entry."""
+        data = {**data, "format": ENTRY_FORMAT, "key": key}
+        target = self._entry_dir(key)
+        try:
+            (staging / ENTRY_FILE).write_text(json.dumps(data, sort_keys=True), encoding="utf-8")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if target.exists():  # damaged leftovers: lookup() refused it already
+                self._discard(target)
+            os.replace(staging, target)
+        except OSError as exc:
+            raise _cache_error(self.root, exc) from None
+        return CacheEntry(key=key, directory=target, data=data)
+
+    def info(self) -> CacheInfo:
+        entries = list((self.root / "entries").glob("*/*")) if self.root.is_dir() else []
+        size = sum(f.stat().st_size for e in entries for f in e.iterdir() if f.is_file())
+        return CacheInfo(root=self.root, entries=len(entries), size=size)
+
+    def clear(self) -> CacheInfo:
+        """Remove every entry; returns what there was."""
+        before = self.info()
+        for name in ("entries", "staging"):
+            shutil.rmtree(self.root / name, ignore_errors=True)
+        return before
+
+    def _discard(self, directory: Path) -> None:
+        # Rename first so a reader never sees a half-deleted entry.
+        trash = self.root / "staging" / f"trash-{secrets.token_hex(6)}"
+        with contextlib.suppress(OSError):
+            trash.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(directory, trash)
+            directory = trash
+        shutil.rmtree(directory, ignore_errors=True)
+
+    def _sweep(self, staging: Path) -> None:
+        """Remove staging directories that a killed build left long ago."""
+        now = time.time()
+        for leftover in staging.iterdir():
+            with contextlib.suppress(OSError):
+                if now - leftover.stat().st_mtime > _STALE_STAGING_SECONDS:
+                    shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _cache_error(root: Path, exc: OSError) -> PackagingError:
+    return PackagingError(
+        f"cannot use the cache at {root}: {exc.strerror or exc}.",
+        hint=f"Check its permissions and free space, set {CACHE_ENV} to another directory, "
+        "or build with --no-cache.",
+    )
