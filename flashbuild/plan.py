@@ -131,7 +131,7 @@ def _conflict(first: FunctionDecl, other: FunctionDecl) -> SourceCodeError:
             hint="Use one form per endpoint name, or rename one of them.",
         )
     differences = [
-        f"{field.name}: {getattr(a, field.name)!r} vs {getattr(b, field.name)!r}"
+        _difference(field.name, getattr(a, field.name), getattr(b, field.name))
         for field in fields(EndpointConfig)
         if getattr(a, field.name) != getattr(b, field.name)
     ]
@@ -143,6 +143,14 @@ def _conflict(first: FunctionDecl, other: FunctionDecl) -> SourceCodeError:
         hint="Make both declarations identical (e.g. share one module-level constant), "
         "or give them different names.",
     )
+
+
+def _difference(name: str, first, second) -> str:
+    if name == "env":  # values are often secrets: name the variables, never print values
+        a, b = dict(first), dict(second)
+        keys = sorted(key for key in {*a, *b} if a.get(key) != b.get(key))
+        return f"env: {', '.join(keys)} differ"
+    return f"{name}: {first!r} vs {second!r}"
 
 
 def _function_registry(groups: dict[str, list[FunctionDecl]]) -> dict[str, FunctionDecl]:

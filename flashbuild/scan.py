@@ -218,6 +218,8 @@ class _DefinitionReader:
             return self._read_endpoint(node, decorator, index)
         if kind == "route":
             return self._read_route(node, decorator, index)
+        if kind == "instance":
+            return self._read_instance(node, decorator, index)
         return self._read_remote(node, decorator, index)
 
     def _classify(self, decorator: cst.Decorator, index: int) -> str | None:
@@ -235,6 +237,9 @@ class _DefinitionReader:
                     else "Write @remote(resource_config=config, ...).",
                 )
             return "endpoint" if symbol == symbols.ENDPOINT else "remote"
+        if call is None and isinstance(target, cst.Name):
+            # `ep = Endpoint(...)` then `@ep`: the SDK's direct (queue) decorator.
+            return "instance" if self._endpoint_instance(target, index) is not None else None
         if isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name):
             if self._endpoint_instance(target.value, index) is None:
                 return None
@@ -285,6 +290,15 @@ class _DefinitionReader:
         endpoint = EndpointDecl(config=config, location=self.ev.location(decorator))
         return self._declaration(node, decorator, endpoint=endpoint)
 
+    def _read_instance(self, node, decorator, index) -> FunctionDecl:
+        name: cst.Name = decorator.decorator
+        binding = self._endpoint_instance(name, index)
+        instance = self.ev.evaluate_call(binding.node, binding.index, name.value)
+        config = declarations.endpoint_config(instance, load_balanced=False)
+        # The decorator, not the shared Endpoint(...) call, is what makes it a queue endpoint.
+        endpoint = EndpointDecl(config=config, location=self.ev.location(decorator))
+        return self._declaration(node, decorator, endpoint=endpoint)
+
     def _read_route(self, node, decorator, index) -> FunctionDecl:
         call_node: cst.Call = decorator.decorator
         attribute: cst.Attribute = call_node.func
@@ -317,10 +331,12 @@ class _DefinitionReader:
         args = declarations.remote_arguments(call)
         resource = args.take("resource_config")
         if not isinstance(resource, StaticCall) or resource.callee not in symbols.RESOURCE_CLASSES:
+            # Name a call by its callee; its record's repr would leak internal fields.
+            got = f"{resource.callee}(...)" if isinstance(resource, StaticCall) else repr(resource)
             raise args.error(
                 "resource_config",
                 "@remote needs a resource configuration such as LiveServerless(name=...), "
-                f"got {resource!r}.",
+                f"got {got}.",
                 hint="Declare cfg = LiveServerless(name=\"worker\") at module level and "
                 "write @remote(resource_config=cfg).",
             )
@@ -368,7 +384,7 @@ class _DefinitionReader:
         if level == 0:
             return name
         package = self.module.split(".") if self.is_package else self.module.split(".")[:-1]
-        if level - 1 > len(package):
+        if level > len(package):  # beyond the top-level package, as Python would refuse
             return ""
         package = package[: len(package) - (level - 1)]
         return ".".join(part for part in (*package, name) if part)

@@ -153,13 +153,17 @@ class Evaluator:
 
     def evaluate(self, node: cst.BaseExpression, at: int, what: str) -> StaticValue:
         """Evaluate ``node`` as seen by statement ``at``; ``what`` names the argument."""
-        if isinstance(node, (cst.SimpleString, cst.ConcatenatedString)):
+        if isinstance(node, cst.SimpleString):
             value = node.evaluated_value
             if isinstance(value, str):
                 return value
-            if isinstance(value, bytes):
-                raise self.not_static(node, what, "a bytes literal")
-            raise self.not_static(node, what, "an f-string")
+            raise self.not_static(node, what, "a bytes literal")
+        if isinstance(node, cst.ConcatenatedString):
+            # Part by part: libcst gives no value as soon as one part is an f-string,
+            # even one without placeholders, which is as static as a plain string.
+            # Each part is a string literal: it evaluates to a str or raises.
+            left = self.evaluate(node.left, at, what)
+            return left + self.evaluate(node.right, at, what)  # type: ignore[operator]
         if isinstance(node, cst.FormattedString):
             if all(isinstance(part, cst.FormattedStringText) for part in node.parts):
                 return "".join(part.value for part in node.parts)  # type: ignore[union-attr]
