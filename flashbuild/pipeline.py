@@ -80,7 +80,7 @@ def build(
     stages = _Stages(on_stage)
     with stages.stage("scan"):
         files = collect_project_files(config.project_dir, skip=(config.output,))
-        scan = scan_project(files)
+        scan = scan_project(files, cache_dir=config.cache_dir)
     with stages.stage("plan"):
         plan = build_plan(
             scan,

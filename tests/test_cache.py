@@ -169,3 +169,22 @@ def test_cache_commands(project, wheelhouse, cache_dir, capsys):
     code, _, err = run_cli(["cache", "clear"], capsys)
     assert code == 0 and "Removed 1 entries" in err
     assert entries(cache_dir) == 0
+
+
+def test_scan_results_are_reused_and_damage_is_ignored(write_project, tmp_path):
+    from flashbuild.files import collect_project_files
+    from flashbuild.scan import scan_project
+
+    project = write_project(app(endpoint("cpu", ["appdep"], cpu=True), endpoint("gpu", [])))
+    files = collect_project_files(project)
+    fresh = scan_project(files)
+    cache = tmp_path / "scan-cache"
+    assert scan_project(files, cache_dir=cache) == fresh
+    stored = list(cache.glob("scan/*/*.pickle"))
+    assert len(stored) == 1
+    assert scan_project(files, cache_dir=cache) == fresh  # from the cache
+    stored[0].write_bytes(b"not a pickle")
+    assert scan_project(files, cache_dir=cache) == fresh
+    (project / "main.py").write_text((project / "main.py").read_text().replace('"gpu"', '"gpu2"'))
+    changed = scan_project(collect_project_files(project), cache_dir=cache)
+    assert {f.endpoint.config.name for f in changed.functions} == {"cpu", "gpu2"}
