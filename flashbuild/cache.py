@@ -152,14 +152,19 @@ class DependencyCache:
         return CacheEntry(key=key, directory=target, data=data)
 
     def info(self) -> CacheInfo:
+        """Dependency entries, and the bytes of everything cached (scan results too)."""
         entries = list((self.root / "entries").glob("*/*")) if self.root.is_dir() else []
-        size = sum(f.stat().st_size for e in entries for f in e.iterdir() if f.is_file())
+        size = 0
+        for name in ("entries", "scan"):
+            for path in (self.root / name).rglob("*"):
+                with contextlib.suppress(OSError):
+                    size += path.stat().st_size if path.is_file() else 0
         return CacheInfo(root=self.root, entries=len(entries), size=size)
 
     def clear(self) -> CacheInfo:
-        """Remove every entry; returns what there was."""
+        """Remove every entry and scan result; returns what there was."""
         before = self.info()
-        for name in ("entries", "staging"):
+        for name in ("entries", "staging", "scan"):
             shutil.rmtree(self.root / name, ignore_errors=True)
         return before
 
