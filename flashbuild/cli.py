@@ -6,6 +6,7 @@ goes to stderr so that stdout stays free for machine-readable output.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import traceback
@@ -16,38 +17,22 @@ import click
 
 from . import __version__, pipeline
 from .cache import DependencyCache, default_cache_dir
+from .cli_output import (
+    Progress,
+    binary_size,
+    build_document,
+    build_text,
+    display_path,
+    dry_run_document,
+    dry_run_text,
+    error_document,
+    format_error,
+)
 from .config import BuildConfig
 from .errors import FlashBuildError, InternalError
 from .models import DEFAULT_PYTHON_VERSION, PYTHON_VERSIONS
 
 INTERRUPTED = 130
-
-
-def _display_path(path: Path) -> str:
-    try:
-        return os.path.relpath(path)
-    except ValueError:  # another drive on Windows
-        return str(path)
-
-
-def _human_size(size: int) -> str:
-    value = float(size)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if value < 1024 or unit == "GiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    raise AssertionError("unreachable")
-
-
-def format_error(error: FlashBuildError) -> str:
-    """One paragraph: what and where, other places involved, then what to do."""
-    lines = [f"flash: {error.kind}: {error}"]
-    lines.extend(f"  see also: {place}" for place in error.related)
-    if error.hint:
-        lines.append(f"  hint: {error.hint}")
-    if error.build_dir is not None:
-        lines.append(f"  build directory kept for inspection: {_display_path(error.build_dir)}")
-    return "\n".join(lines)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -92,16 +77,12 @@ def _config(project_dir: Path, **options) -> BuildConfig:
     return BuildConfig.create(project_dir=project_dir, environ=os.environ, **options)
 
 
-def _listeners(verbose: int, quiet: bool):
-    def show_stage(name: str, seconds: float) -> None:
-        if verbose and not quiet:
-            click.echo(f"  {name:<8} {seconds:6.2f} s", err=True)
-
-    def show_command(command: str) -> None:
+def _show_command(verbose: int, quiet: bool):
+    def show(command: str) -> None:
         if verbose and not quiet:
             click.echo(f"  + {command}", err=True)
 
-    return show_stage, show_command
+    return show
 
 
 @cli.command()
@@ -126,17 +107,35 @@ def _listeners(verbose: int, quiet: bool):
               help="Compression threads (the output does not depend on it).  [default: CPUs]")
 @click.option("--no-cache", is_flag=True,
               help="Neither read nor write the dependency cache.")
+@click.option("--dry-run", is_flag=True,
+              help="Resolve and report sizes and exclusions; install and write nothing.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print one JSON document on stdout (human output stays on stderr).")
 @click.pass_context
-def build(ctx: click.Context, project_dir: Path, verbose: int, quiet: bool, **options) -> int:
+def build(ctx: click.Context, project_dir: Path, verbose: int, quiet: bool, dry_run: bool,
+          as_json: bool, **options) -> int:
     """Build PROJECT_DIR (default: the current directory) into .flash/artifact.tar.gz."""
-    ctx.obj["verbose"] = verbose
+    ctx.obj.update(verbose=verbose, json=as_json)
     config = _config(project_dir, **options)
-    show_stage, show_command = _listeners(verbose, quiet)
-    result = pipeline.build(config, on_stage=show_stage, on_command=show_command)
+    show_command = _show_command(verbose, quiet)
+    if dry_run:
+        report = pipeline.dry_run(config, on_command=show_command)
+        if as_json:
+            click.echo(json.dumps(dry_run_document(report), indent=2, sort_keys=True))
+        else:
+            click.echo(dry_run_text(report))
+        return 0
+    progress = Progress(sys.stderr, enabled=not quiet)
+    try:
+        result = pipeline.build(config, on_stage=progress.stage, on_command=show_command)
+    finally:
+        progress.close()
     if not quiet:
         for warning in result.warnings:
             click.echo(f"flash: warning: {warning}", err=True)
-        _report(result)
+        click.echo(build_text(result, verbose=bool(verbose)), err=True)
+    if as_json:
+        click.echo(json.dumps(build_document(result), indent=2, sort_keys=True))
     return 0
 
 
@@ -147,11 +146,10 @@ def lock(ctx: click.Context, project_dir: Path, verbose: int, quiet: bool, **opt
     """Resolve PROJECT_DIR's dependencies and write flash.lock at its root."""
     ctx.obj["verbose"] = verbose
     config = _config(project_dir, **options)
-    _, show_command = _listeners(verbose, quiet)
-    path, written = pipeline.lock(config, on_command=show_command)
+    path, written = pipeline.lock(config, on_command=_show_command(verbose, quiet))
     if not quiet:
         click.echo(
-            f"Wrote {_display_path(path)}: {len(written.resolution.packages)} packages for "
+            f"Wrote {display_path(path)}: {len(written.resolution.packages)} packages for "
             f"Python {written.header.python_version} on {written.header.platform}",
             err=True,
         )
@@ -169,7 +167,7 @@ def cache_info() -> int:
     info = DependencyCache(default_cache_dir(os.environ)).info()
     click.echo(f"cache directory: {info.root}")
     click.echo(f"entries: {info.entries}")
-    click.echo(f"size: {info.size:,} bytes ({_human_size(info.size)})")
+    click.echo(f"size: {info.size:,} bytes ({binary_size(info.size)})")
     return 0
 
 
@@ -177,50 +175,14 @@ def cache_info() -> int:
 def cache_clear() -> int:
     """Remove every cache entry."""
     before = DependencyCache(default_cache_dir(os.environ)).clear()
-    click.echo(f"Removed {before.entries} entries ({_human_size(before.size)}) from {before.root}",
+    click.echo(f"Removed {before.entries} entries ({binary_size(before.size)}) from {before.root}",
                err=True)
     return 0
 
 
-def _report(result: pipeline.BuildResult) -> None:
-    artifact = result.artifact
-    endpoints = result.plan.endpoints
-    click.echo(
-        f"Built {_display_path(artifact.path)} ({_human_size(artifact.size)}, "
-        f"{artifact.entries} entries, {result.project_files} project files) with "
-        f"{len(endpoints)} endpoint{'s' * (len(endpoints) != 1)} for Python "
-        f"{result.plan.python_version}",
-        err=True,
-    )
-    installed = result.dependencies
-    if installed is not None:
-        selection = installed.selection
-        source = "flash.lock" if installed.from_lock else "resolved"
-        source += ", from cache" if installed.from_cache else ""
-        click.echo(
-            f"  dependencies ({source}): {len(selection.shipped)} installed, "
-            f"{len(selection.excluded)} left out",
-            err=True,
-        )
-        for exclusion in selection.excluded:
-            click.echo(f"    - {exclusion.name} {exclusion.version} ({exclusion.reason})",
-                       err=True)
-    for endpoint in endpoints:
-        if endpoint.load_balanced:
-            kind = f"load-balanced, {len(endpoint.functions)} route(s)"
-        else:
-            kind = "queue, class" if endpoint.functions[0].decl.is_class else "queue"
-        click.echo(f"  {endpoint.name}: {kind}, {endpoint.config.compute.upper()}, "
-                   f"{endpoint.handler_file}", err=True)
-    click.echo(f"  sha256 {artifact.sha256}", err=True)
-    click.echo(f"  manifest {_display_path(result.manifest_path)}", err=True)
-    if result.build_dir is not None:
-        click.echo(f"  build directory {_display_path(result.build_dir)}", err=True)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI and return its exit code (the console script exits with it)."""
-    state = {"verbose": 0}  # filled in by the command once its options are parsed
+    state = {"verbose": 0, "json": False}  # filled in once the command's options are parsed
     args = list(argv if argv is not None else sys.argv[1:])
     try:
         with cli.make_context("flash", args, obj=state) as ctx:
@@ -236,6 +198,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return INTERRUPTED
     except FlashBuildError as error:
         click.echo(format_error(error), err=True)
+        if state["json"]:
+            click.echo(json.dumps(error_document(error), indent=2, sort_keys=True))
         if state["verbose"]:
             traceback.print_exc()
         return error.exit_code
@@ -245,6 +209,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             hint="This is a bug in flashbuild; rerun with -v for the traceback and report it.",
         )
         click.echo(format_error(error), err=True)
+        if state["json"]:
+            click.echo(json.dumps(error_document(error), indent=2, sort_keys=True))
         if state["verbose"]:
             traceback.print_exc()
         return error.exit_code

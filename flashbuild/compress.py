@@ -37,6 +37,8 @@ _IN_FLIGHT_PER_THREAD = 2  # keeps every thread busy while the oldest block is w
 
 
 class Sink(Protocol):
+    """Where the gzip member goes: anything with a binary ``write``."""
+
     def write(self, data: bytes, /) -> object: ...
 
 
@@ -211,7 +213,7 @@ class ParallelGzipWriter:
 
 
 def _compress_block(block: bytes, dictionary: bytes, level: int, last: bool) -> bytes:
-    """Raw deflate of one block, primed with ``dictionary``; runs in a worker thread."""
+    """Raw deflate of one block, primed with ``dictionary`` (the previous block's tail)."""
     options = {"zdict": dictionary} if dictionary else {}
     compressor = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS, _MEM_LEVEL, **options)
     # A sync flush ends on a byte boundary without a final block, so the next block can follow.

@@ -45,6 +45,7 @@ class BuildConfig:
     compression_level: int = 6
     threads: int | None = None  # compression threads; None: one per CPU
     cache_dir: Path | None = None  # None: no cache (--no-cache)
+    ignore: tuple[str, ...] = ()  # [tool.flash] ignore: gitignore patterns
 
     @property
     def target(self) -> Target:
@@ -144,6 +145,7 @@ class BuildConfig:
             compression_level=_compression_level(compression_level, settings),
             threads=_threads(threads),
             cache_dir=None if no_cache else default_cache_dir(environ or os.environ),
+            ignore=tuple(settings.get("ignore", ())),
         )
 
 
@@ -185,6 +187,7 @@ _TOOL_KEYS: dict[str, type] = {
     "images": dict,
     "max-size": (str, int),
     "compression-level": int,
+    "ignore": list,
 }
 
 
@@ -236,6 +239,7 @@ _EXAMPLES = {
     "find-links": '["wheels"]',
     "max-size": '"1.5GB"',
     "compression-level": "6",
+    "ignore": '["notebooks/", "*.ipynb"]',
 }
 
 

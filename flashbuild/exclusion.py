@@ -53,6 +53,29 @@ def _reachable(starts: Iterable[str], children: dict[str, set[str]], blocked=fro
     return seen
 
 
+def endpoint_roots(resolution: Resolution, inputs: DependencyInputs) -> dict[str, set[str]]:
+    """Endpoint -> the resolved packages it asks for directly (requirements.txt: all)."""
+    everyone = tuple(sorted(inputs.endpoint_computes))
+    roots: dict[str, set[str]] = {endpoint: set() for endpoint in everyone}
+    for package in resolution.packages:
+        for key in package.requested_by:
+            for source in inputs.sources:
+                if source.key == key:
+                    for endpoint in (source.endpoint,) if source.endpoint else everyone:
+                        roots[endpoint].add(package.name)
+    return roots
+
+
+def endpoint_consumers(resolution: Resolution, inputs: DependencyInputs) -> dict[str, set[str]]:
+    """Package -> the endpoints whose dependency trees contain it."""
+    children = resolution.children()
+    consumers: dict[str, set[str]] = {package.name: set() for package in resolution.packages}
+    for endpoint, starts in endpoint_roots(resolution, inputs).items():
+        for name in _reachable(starts, children):
+            consumers[name].add(endpoint)
+    return consumers
+
+
 def select_packages(
     resolution: Resolution,
     inputs: DependencyInputs,
@@ -63,21 +86,8 @@ def select_packages(
     packages = resolution.by_name()
     children = resolution.children()
     computes = inputs.endpoint_computes
-    everyone = tuple(sorted(computes))
-
-    # Which endpoints' trees contain each package; the project's requirements.txt
-    # is needed by every endpoint.
-    roots: dict[str, set[str]] = {endpoint: set() for endpoint in computes}
-    for package in resolution.packages:
-        for key in package.requested_by:
-            for source in inputs.sources:
-                if source.key == key:
-                    for endpoint in (source.endpoint,) if source.endpoint else everyone:
-                        roots[endpoint].add(package.name)
-    consumers: dict[str, set[str]] = {name: set() for name in packages}
-    for endpoint, starts in roots.items():
-        for name in _reachable(starts, children):
-            consumers[name].add(endpoint)
+    roots = endpoint_roots(resolution, inputs)
+    consumers = endpoint_consumers(resolution, inputs)
 
     reasons: dict[str, Exclusion] = {}
     for name, users in consumers.items():

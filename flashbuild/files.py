@@ -125,11 +125,15 @@ class _IgnoreFile:
 _DEFAULTS = _IgnoreFile(base="", spec=_DEFAULT_SPEC)
 
 
-def collect_project_files(root: Path, *, skip: Iterable[Path] = ()) -> ProjectFiles:
+def collect_project_files(
+    root: Path, *, skip: Iterable[Path] = (), ignore: Iterable[str] = ()
+) -> ProjectFiles:
     """List the files of the project at ``root`` that ship, sorted by path.
 
     ``skip`` holds absolute paths that never ship (the build's own artifact
-    and its temp file, which may sit inside the project). Skipped symlinks and
+    and its temp file, which may sit inside the project). ``ignore`` holds
+    gitignore-style patterns (``[tool.flash] ignore``), applied just before
+    ``.flashignore``. Skipped symlinks and
     special files are reported as warnings. Raises :class:`UsageError` if the
     project or one of its ignore files cannot be read.
     """
@@ -145,19 +149,19 @@ def collect_project_files(root: Path, *, skip: Iterable[Path] = ()) -> ProjectFi
             f"the project path {root} is not a directory.",
             hint="Pass the path of the project directory, not of a file in it.",
         )
-    return _Collector(resolved, skip).run()
+    return _Collector(resolved, skip, tuple(ignore)).run()
 
 
 class _Collector:
     """One walk over a project; holds what was found so far."""
 
-    def __init__(self, root: Path, skip: Iterable[Path]) -> None:
+    def __init__(self, root: Path, skip: Iterable[Path], ignore: tuple[str, ...] = ()) -> None:
         self.root = root
         # Compare both spellings: the artifact path may or may not go through symlinks.
         self.skip = {Path(os.path.abspath(p)) for p in skip} | {
             Path(os.path.realpath(p)) for p in skip
         }
-        self.flashignore = self._read_flashignore()
+        self.flashignore = self._configured_patterns(ignore) + self._read_flashignore()
         self.files: dict[str, ProjectFile] = {}
         self.links: list[str] = []
         self.warnings: list[BuildWarning] = []
@@ -279,6 +283,18 @@ class _Collector:
                 parts = path.split("/")[:-1]
                 folders.update("/".join(parts[: i + 1]) for i in range(len(parts)))
         return folders
+
+    def _configured_patterns(self, ignore: tuple[str, ...]) -> tuple[_IgnoreFile, ...]:
+        if not ignore:
+            return ()
+        try:
+            return (_IgnoreFile(base="", spec=GitIgnoreSpec.from_lines(ignore)),)
+        except ValueError as exc:
+            raise UsageError(
+                f"[tool.flash] ignore has an invalid pattern: {exc}",
+                location=SourceLocation(path="pyproject.toml"),
+                hint="Use gitignore syntax, e.g. ignore = [\"notebooks/\", \"*.ipynb\"].",
+            ) from None
 
     def _read_flashignore(self) -> tuple[_IgnoreFile, ...]:
         path = self.root / FLASHIGNORE

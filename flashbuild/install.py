@@ -185,6 +185,49 @@ def install_dependencies(
     return installed
 
 
+@dataclass(frozen=True, kw_only=True)
+class ResolvedDependencies:
+    """What a dry run knows: the resolution and selection, nothing installed."""
+
+    inputs: DependencyInputs
+    resolution: Resolution
+    selection: Selection
+    from_lock: bool
+    cached_sizes: dict[str, PackageSize]  # from a matching cache entry, if any
+    warnings: tuple[BuildWarning, ...]
+
+
+def resolve_dependencies(
+    config: BuildConfig, plan: BuildPlan, listener: CommandListener | None = None
+) -> ResolvedDependencies | None:
+    """Resolve and select without installing (``--dry-run``); ``None`` if nothing is declared."""
+    inputs = collect_inputs(plan, config.project_dir)
+    if inputs.empty:
+        return None
+    header = lock_header(config, inputs)
+    lock = _usable_lock(config, header)
+    resolution = (
+        lock.resolution
+        if lock is not None
+        else resolve(inputs, config.images, resolver_settings(config, listener))
+    )
+    selection = select_packages(resolution, inputs, config.images, config.exclude)
+    cached: dict[str, PackageSize] = {}
+    if config.cache_dir is not None:
+        entry = DependencyCache(config.cache_dir).lookup(_cache_key(config, header, lock))
+        if entry is not None:
+            cached = {n: PackageSize(name=n, version=v, wheel=w, unpacked=u)
+                      for n, v, w, u in entry.data["sizes"]}
+    return ResolvedDependencies(
+        inputs=inputs,
+        resolution=resolution,
+        selection=selection,
+        from_lock=lock is not None,
+        cached_sizes=cached,
+        warnings=tuple(_selection_warnings(selection, resolution)),
+    )
+
+
 def _usable_lock(config: BuildConfig, header: LockHeader) -> Lock | None:
     """``flash.lock`` if it matches the app; enforces ``--locked``."""
     lock = read_lock(config.project_dir)

@@ -22,7 +22,13 @@ from .config import BuildConfig
 from .dependencies import PROJECT_REQUIREMENTS
 from .errors import FlashBuildError, PackagingError, SizeLimitError, SourceCodeError, SourceLocation
 from .files import collect_project_files
-from .install import InstalledDependencies, install_dependencies, write_lock
+from .dry_run import DryRunReport, dry_run_report
+from .install import (
+    InstalledDependencies,
+    install_dependencies,
+    resolve_dependencies,
+    write_lock,
+)
 from .manifest import build_manifest, manifest_bytes, render_manifest, source_fingerprint
 from .models import Artifact, BuildPlan, BuildWarning, ProjectFile, ProjectFiles, RenderedFile
 from .package import (
@@ -37,7 +43,8 @@ from .render import render_handlers
 from .scan import scan_project
 from .sizes import size_error
 
-StageListener = Callable[[str, float], None]
+# Called with (stage, None) when a stage starts and (stage, seconds) when it ends.
+StageListener = Callable[[str, "float | None"], None]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -62,6 +69,8 @@ class _Stages:
 
     @contextmanager
     def stage(self, name: str) -> Iterator[None]:
+        if self.listener is not None:
+            self.listener(name, None)  # started
         start = time.perf_counter()
         yield
         elapsed = time.perf_counter() - start
@@ -79,7 +88,9 @@ def build(
     """Build the artifact and manifest described by ``config``."""
     stages = _Stages(on_stage)
     with stages.stage("scan"):
-        files = collect_project_files(config.project_dir, skip=(config.output,))
+        files = collect_project_files(
+            config.project_dir, skip=(config.output,), ignore=config.ignore
+        )
         scan = scan_project(files, cache_dir=config.cache_dir)
     with stages.stage("plan"):
         plan = build_plan(
@@ -142,7 +153,7 @@ def build(
 
 def lock(config: BuildConfig, *, on_command: CommandListener | None = None):
     """Scan and plan the app, then resolve its dependencies into ``flash.lock``."""
-    files = collect_project_files(config.project_dir, skip=(config.output,))
+    files = collect_project_files(config.project_dir, skip=(config.output,), ignore=config.ignore)
     plan = build_plan(
         scan_project(files),
         project_name=config_module.project_name(config.project_dir),
@@ -175,6 +186,18 @@ def _write(config: BuildConfig, members, dependencies: InstalledDependencies | N
             images=config.images,
             exclusions=config.exclude,
         ) from None
+
+
+def dry_run(config: BuildConfig, *, on_command: CommandListener | None = None) -> DryRunReport:
+    """Scan, plan and resolve; report sizes and exclusions without installing or packing."""
+    files = collect_project_files(config.project_dir, skip=(config.output,), ignore=config.ignore)
+    plan = build_plan(
+        scan_project(files, cache_dir=config.cache_dir),
+        project_name=config_module.project_name(config.project_dir),
+        python_version=config.python_version,
+    )
+    resolved = None if config.no_deps else resolve_dependencies(config, plan, on_command)
+    return dry_run_report(config, files, resolved, on_command)
 
 
 def _shipped_files(

@@ -77,7 +77,8 @@ def test_bad_app_fails_with_location_and_hint(
 
     assert code == SOURCE, err
     assert out == ""
-    first_line = err.splitlines()[0]
+    # Progress lines of the stages that ran come first; the error is one paragraph after them.
+    first_line = next(line for line in err.splitlines() if line.startswith("flash: "))
     expected_prefix = "flash: source error: " + (f"{location}: " if location else "")
     assert first_line.startswith(expected_prefix), err
     assert fragment in err

@@ -64,3 +64,16 @@ def test_image_override_keeps_the_runtime(tmp_path):
     )
     gpu = make(tmp_path).images.for_compute("gpu")
     assert [str(p) for p in gpu.provides] == ["runpod", "runpod-flash", "torch==2.5.1"]
+
+
+def test_ignore_patterns_from_pyproject_apply_before_flashignore(write_project):
+    from .helpers import app, archive_names, build_project, endpoint
+
+    project = write_project(app(
+        endpoint("cpu", [], cpu=True),
+        **{"pyproject.toml": '[tool.flash]\nignore = ["*.ipynb", "scratch/"]\n',
+           "a.ipynb": "{}", "keep.ipynb": "{}", "scratch/x.py": "", ".flashignore": "!keep.ipynb\n"},
+    ))
+    names = archive_names(build_project(project).artifact.path)
+    assert "keep.ipynb" in names and "a.ipynb" not in names
+    assert not [n for n in names if n.startswith("scratch")]
