@@ -1,5 +1,6 @@
 # `make example` builds the bundled example app; `make test` runs the tests.
 # Both create .venv (Python 3.10+) with flashbuild and its test tools on first use.
+# `make bench` times builds of the fixture apps (BENCH_ARGS='--with-reference' adds the old tool).
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -22,6 +23,10 @@ test: $(STAMP)
 
 test-offline: $(STAMP)
 	$(BIN)/python -m pytest -m 'not network'
+
+.PHONY: bench
+bench: $(STAMP)
+	$(BIN)/python -m tests.benchmark $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis fixtures/*/.flash

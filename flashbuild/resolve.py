@@ -212,6 +212,18 @@ def install(
         result = run_command(
             command, env=uv_environment(), timeout=RESOLVE_TIMEOUT, listener=settings.listener
         )
+        if not result.ok and _STALE_INDEX in result.stderr:
+            # A release published moments ago can be known to the resolution but not yet
+            # to uv's cached copy of the index page: read the index afresh, once.
+            result = run_command(
+                [*command, "--refresh"],
+                env=uv_environment(),
+                timeout=RESOLVE_TIMEOUT,
+                listener=settings.listener,
+            )
     if not result.ok:
-        raise explain_failure(result, inputs=None, images=None, settings=settings)
+        raise explain_failure(result, inputs=None, images=None, settings=settings, stage="install")
     return result
+
+
+_STALE_INDEX = "there is no version of"

@@ -89,9 +89,14 @@ def _first_location(names: list[str], inputs: DependencyInputs | None):
 
 
 def explain_failure(
-    result: CommandResult, *, inputs: DependencyInputs | None, images: ImageTable | None, settings
+    result: CommandResult,
+    *,
+    inputs: DependencyInputs | None,
+    images: ImageTable | None,
+    settings,
+    stage: str = "resolve",
 ) -> DependencyError:
-    """The error to raise for a failed ``uv pip compile``/``install`` run."""
+    """The error to raise for a failed ``uv pip compile`` (``resolve``) or ``install`` run."""
     target = settings.target
     platform = f"Linux x86_64 ({target.platform_tag}), CPython {target.python_version}"
     stderr = result.stderr
@@ -130,6 +135,12 @@ def explain_failure(
             location=_first_location([p.name for p in problems], inputs),
             hint=f"Pick a version that publishes such wheels, or, for pure-Python packages "
             f"only, let flashbuild build them from source with --allow-build {names}.",
+        )
+    if stage == "install":
+        return DependencyError(
+            f"installing the resolved packages for {platform} failed.\n{details}",
+            hint="The index may have changed since the resolution (or flash.lock) was made: "
+            "run again, or run `flash lock` again if the lock pins a version that is gone.",
         )
     if _NOT_SOLVABLE in stderr:
         named = _mentioned_requirements(stderr, inputs)
