@@ -144,3 +144,14 @@ def test_conflict_with_the_image_points_at_the_table():
     )
     assert "torch (declared by endpoint gpu at gpu.py:4:1)" in error.message
     assert "torch==2.5.1 (gpu image)" in error.hint
+
+
+def test_install_failures_are_not_called_resolution_conflicts():
+    error = explain_failure(
+        failed("error: No solution found when resolving dependencies\n  cause: Because there is "
+               "no version of filelock==9.9 and you require filelock==9.9, we can conclude that "
+               "your requirements are unsatisfiable.\n"),
+        inputs=None, images=None, settings=SETTINGS, stage="install",
+    )
+    assert error.message.startswith("installing the resolved packages")
+    assert "flash lock" in error.hint
