@@ -188,3 +188,23 @@ def test_scan_results_are_reused_and_damage_is_ignored(write_project, tmp_path):
     (project / "main.py").write_text((project / "main.py").read_text().replace('"gpu"', '"gpu2"'))
     changed = scan_project(collect_project_files(project), cache_dir=cache)
     assert {f.endpoint.config.name for f in changed.functions} == {"cpu", "gpu2"}
+
+
+def test_two_part_artifact_extracts_with_every_reader(project, wheelhouse, cache_dir, tmp_path):
+    import tarfile
+
+    result, _, _ = built(project, wheelhouse)
+    artifact = result.artifact.path
+    contents = {}
+    for mode in ("r:gz", "r:*"):
+        with tarfile.open(artifact, mode) as archive:
+            names = archive.getnames()
+            contents[mode] = {m.name: archive.extractfile(m).read() for m in archive if m.isfile()}
+        assert len(names) == len(set(names)) == result.artifact.entries
+    assert contents["r:gz"] == contents["r:*"]
+    assert "handler_cpu.py" in contents["r:gz"] and "fastmath/__init__.py" in contents["r:gz"]
+    out = tmp_path / "extracted"
+    out.mkdir()
+    subprocess.run(["tar", "xzf", str(artifact), "-C", str(out)], check=True)
+    extracted = {str(p.relative_to(out)): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert extracted == contents["r:gz"]
