@@ -30,6 +30,7 @@ from .cli_output import (
 )
 from .config import BuildConfig
 from .errors import FlashBuildError, InternalError
+from .manifest_cli import manifest
 from .models import DEFAULT_PYTHON_VERSION, PYTHON_VERSIONS
 
 INTERRUPTED = 130
@@ -178,6 +179,9 @@ def cache_clear() -> int:
     click.echo(f"Removed {before.entries} entries ({binary_size(before.size)}) from {before.root}",
                err=True)
     return 0
+
+
+cli.add_command(manifest)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
