@@ -32,7 +32,7 @@ from .archive import file_sha256
 from .errors import PackagingError
 
 CACHE_ENV = "FLASHBUILD_CACHE_DIR"
-ENTRY_FORMAT = 1
+ENTRY_FORMAT = 2
 PART_FILE = "deps.tar.gz"
 ENTRY_FILE = "entry.json"
 _STALE_STAGING_SECONDS = 24 * 3600
@@ -155,16 +155,16 @@ class DependencyCache:
         """Dependency entries, and the bytes of everything cached (scan results too)."""
         entries = list((self.root / "entries").glob("*/*")) if self.root.is_dir() else []
         size = 0
-        for name in ("entries", "scan"):
+        for name in ("entries", "scan", "checks", "preview"):
             for path in (self.root / name).rglob("*"):
                 with contextlib.suppress(OSError):
                     size += path.stat().st_size if path.is_file() else 0
         return CacheInfo(root=self.root, entries=len(entries), size=size)
 
     def clear(self) -> CacheInfo:
-        """Remove every entry and scan result; returns what there was."""
+        """Remove every entry, scan and check result and preview runtime; return what there was."""
         before = self.info()
-        for name in ("entries", "staging", "scan"):
+        for name in ("entries", "staging", "scan", "checks", "preview"):
             shutil.rmtree(self.root / name, ignore_errors=True)
         return before
 

@@ -31,6 +31,7 @@ from .cli_output import (
 from .config import BuildConfig
 from .errors import FlashBuildError, InternalError
 from .manifest_cli import manifest
+from .preview_cli import preview, run_preview
 from .models import DEFAULT_PYTHON_VERSION, PYTHON_VERSIONS
 
 INTERRUPTED = 130
@@ -108,13 +109,17 @@ def _show_command(verbose: int, quiet: bool):
               help="Compression threads (the output does not depend on it).  [default: CPUs]")
 @click.option("--no-cache", is_flag=True,
               help="Neither read nor write the dependency cache.")
+@click.option("--strict", is_flag=True,
+              help="Fail (exit 7) when the static checks find anything to fix.")
+@click.option("--preview", "then_preview", is_flag=True,
+              help="After building, serve the app locally (see flash preview).")
 @click.option("--dry-run", is_flag=True,
               help="Resolve and report sizes and exclusions; install and write nothing.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print one JSON document on stdout (human output stays on stderr).")
 @click.pass_context
 def build(ctx: click.Context, project_dir: Path, verbose: int, quiet: bool, dry_run: bool,
-          as_json: bool, **options) -> int:
+          as_json: bool, then_preview: bool, **options) -> int:
     """Build PROJECT_DIR (default: the current directory) into .flash/artifact.tar.gz."""
     ctx.obj.update(verbose=verbose, json=as_json)
     config = _config(project_dir, **options)
@@ -137,6 +142,13 @@ def build(ctx: click.Context, project_dir: Path, verbose: int, quiet: bool, dry_
         click.echo(build_text(result, verbose=bool(verbose)), err=True)
     if as_json:
         click.echo(json.dumps(build_document(result), indent=2, sort_keys=True))
+    if then_preview:
+        return run_preview(
+            project_dir, as_json=as_json, verbose=verbose, quiet=quiet,
+            no_deps=options["no_deps"], index_url=options["index_url"],
+            extra_index_urls=options["extra_index_urls"], find_links=options["find_links"],
+            no_index=options["no_index"],
+        )
     return 0
 
 
@@ -182,6 +194,7 @@ def cache_clear() -> int:
 
 
 cli.add_command(manifest)
+cli.add_command(preview)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

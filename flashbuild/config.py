@@ -46,6 +46,8 @@ class BuildConfig:
     threads: int | None = None  # compression threads; None: one per CPU
     cache_dir: Path | None = None  # None: no cache (--no-cache)
     ignore: tuple[str, ...] = ()  # [tool.flash] ignore: gitignore patterns
+    strict: bool = False  # static check warnings fail the build
+    manifest_output: Path | None = None  # None: .flash/flash_manifest.json
 
     @property
     def target(self) -> Target:
@@ -61,7 +63,7 @@ class BuildConfig:
 
     @property
     def manifest_path(self) -> Path:
-        return self.flash_dir / "flash_manifest.json"
+        return self.manifest_output or self.flash_dir / "flash_manifest.json"
 
     @classmethod
     def create(
@@ -85,6 +87,8 @@ class BuildConfig:
         compression_level: int | None = None,
         threads: int | None = None,
         no_cache: bool = False,
+        strict: bool = False,
+        manifest_output: Path | None = None,
     ) -> "BuildConfig":
         """Validate options; relative paths are taken from the current directory.
 
@@ -146,6 +150,8 @@ class BuildConfig:
             threads=_threads(threads),
             cache_dir=None if no_cache else default_cache_dir(environ or os.environ),
             ignore=tuple(settings.get("ignore", ())),
+            strict=strict,
+            manifest_output=manifest_output,
         )
 
 

@@ -95,6 +95,20 @@ class PackagingError(FlashBuildError):
     kind = "packaging error"
 
 
+class StaticCheckError(FlashBuildError):
+    """``--strict``: the static checks found something to fix."""
+
+    exit_code = 7
+    kind = "static check failed"
+
+
+class PreviewError(FlashBuildError):
+    """An endpoint of ``flash preview`` failed to start, or stopped while serving."""
+
+    exit_code = 8
+    kind = "preview error"
+
+
 class InternalError(FlashBuildError):
     """A bug in flashbuild rather than in the project."""
 
@@ -109,6 +123,8 @@ EXIT_CODES: dict[int, str] = {
     DependencyError.exit_code: "dependency resolution or installation error",
     SizeLimitError.exit_code: "artifact exceeds the size cap",
     PackagingError.exit_code: "artifact could not be written",
+    StaticCheckError.exit_code: "static check warnings with --strict",
+    PreviewError.exit_code: "an endpoint of flash preview failed to start or stopped",
     InternalError.exit_code: "internal error (a bug in flashbuild)",
     130: "interrupted",
 }

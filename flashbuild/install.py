@@ -28,6 +28,7 @@ from .lock import (
     read_lock,
 )
 from .models import BuildPlan, BuildWarning, ProjectFiles, RenderedFile
+from .import_names import import_names_of
 from .package import Part, atomic_write_bytes, members_from_directory, write_part
 from .resolve import Resolution, ResolverSettings, image_constraints, install, resolve
 from .runner import CommandListener
@@ -49,6 +50,7 @@ class InstalledDependencies:
     sizes: tuple[PackageSize, ...]  # per shipped package
     removed: tuple[str, ...]  # files the audit removed (bin/ scripts, bytecode)
     warnings: tuple[BuildWarning, ...]
+    import_names: dict[str, frozenset[str]]  # installed distribution -> its top-level modules
 
 
 def resolver_settings(config: BuildConfig, listener: CommandListener | None) -> ResolverSettings:
@@ -274,6 +276,7 @@ def _build_part(
         install(selection.shipped, settings, install_dir)
     report = audit_install(install_dir, config.target, top_level_names(f.path for f in files.files))
     unpacked = unpacked_sizes(install_dir)
+    modules = import_names_of(install_dir)
     part = write_part(
         members_from_directory(install_dir),
         part_dir / PART_FILE,
@@ -297,6 +300,7 @@ def _build_part(
         ),
         removed=tuple(report.removed),
         warnings=tuple(_selection_warnings(selection, resolution)),
+        import_names=modules,
     )
 
 
@@ -313,6 +317,7 @@ def _entry_data(built: InstalledDependencies) -> dict:
                  "top_levels": list(part.top_levels)},
         "sizes": [[s.name, s.version, s.wheel, s.unpacked] for s in built.sizes],
         "removed": list(built.removed),
+        "import_names": {name: sorted(names) for name, names in built.import_names.items()},
     }
 
 
@@ -337,6 +342,7 @@ def _from_entry(
                     for n, v, w, u in data["sizes"]),
         removed=tuple(data["removed"]),
         warnings=tuple(_selection_warnings(selection, resolution)),
+        import_names={name: frozenset(names) for name, names in data["import_names"].items()},
     )
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from . import config as config_module
 from .config import BuildConfig
+from .checking import enforce, import_findings, source_findings
 from .dependencies import PROJECT_REQUIREMENTS
 from .errors import FlashBuildError, PackagingError, SizeLimitError, SourceCodeError, SourceLocation
 from .files import collect_project_files
@@ -98,6 +99,9 @@ def build(
             project_name=config_module.project_name(config.project_dir),
             python_version=config.python_version,
         )
+    with stages.stage("check"):
+        found = source_findings(files, plan, cache_dir=config.cache_dir)
+        check_warnings = enforce(found, strict=config.strict)
     with stages.stage("render"):
         handlers = render_handlers(plan)
         _check_generated_names(files, (*handlers, render_manifest({})))
@@ -111,6 +115,9 @@ def build(
                 dependencies = install_dependencies(
                     config, plan, files, build_dir, listener=on_command
                 )
+            if dependencies is not None:
+                found = import_findings(files, plan, dependencies, config.images)
+                check_warnings += enforce(found, strict=config.strict)
         with stages.stage("package"):
             shipped = _shipped_files(files, dependencies)
             manifest = build_manifest(
@@ -135,7 +142,7 @@ def build(
         ) from exc
     if not config.keep_build:
         shutil.rmtree(build_dir, ignore_errors=True)
-    warnings = (*files.warnings, *scan.warnings)
+    warnings = (*files.warnings, *scan.warnings, *check_warnings)
     if dependencies is not None:
         warnings += dependencies.warnings
     return BuildResult(

@@ -40,7 +40,7 @@ def test_build_json_is_one_document_on_stdout(write_project, wheelhouse, capsys)
     assert [e["name"] for e in document["endpoints"]] == ["cpu", "gpu"]
     assert document["dependencies"]["installed"] == [
         {"name": "appdep", "version": "1.0"}, {"name": "shared-helper", "version": "1.0"}]
-    assert set(document["stages"]) == {"scan", "plan", "render", "resolve", "package"}
+    assert set(document["stages"]) == {"scan", "plan", "check", "render", "resolve", "package"}
     assert "Built " in err and "Built " not in out
 
 
