@@ -468,8 +468,8 @@ def test_command_reports_a_bad_project_with_its_exit_code(tmp_path):
 
 
 def _start_preview(project: Path, port: int, stderr_path: Path) -> subprocess.Popen:
-    command = [sys.executable, "-c", "from flashbuild.preview_cli import preview; preview()",
-               str(project), "--port", str(port), "--json"]
+    command = [sys.executable, "-m", "flashbuild", "preview", str(project), "--port", str(port),
+               "--json"]
     with open(stderr_path, "wb") as stderr:
         return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr, text=True)
 
