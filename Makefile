@@ -4,6 +4,9 @@
 
 PYTHON ?= python3
 VENV ?= .venv
+# Install from PyPI, whatever a machine-wide pip.conf says (set PIP_INDEX to use a mirror).
+PIP_INDEX ?= https://pypi.org/simple
+PIP := PIP_CONFIG_FILE=/dev/null $(VENV)/bin/python -m pip
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
@@ -11,8 +14,8 @@ STAMP := $(VENV)/.installed
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(PIP) install --quiet --index-url $(PIP_INDEX) --upgrade pip
+	$(PIP) install --quiet --index-url $(PIP_INDEX) -e '.[test]'
 	touch $(STAMP)
 
 example: $(STAMP)
