@@ -208,7 +208,7 @@ class _Collector:
         self, entry: os.DirEntry, rel: str, gitignores: tuple[_IgnoreFile, ...]
     ) -> bool:
         """Record ``entry`` if it ships; True if it is a directory to walk into."""
-        if self.root / rel in self.skip:
+        if self.root / rel in self.skip or self._is_temp_of_skipped(rel):
             return False
         if entry.is_symlink():
             # Like git, a link is judged as a file even when it points at a directory.
@@ -283,6 +283,14 @@ class _Collector:
                 parts = path.split("/")[:-1]
                 folders.update("/".join(parts[: i + 1]) for i in range(len(parts)))
         return folders
+
+    def _is_temp_of_skipped(self, rel: str) -> bool:
+        """A temp file of a skipped output (``.artifact.tar.gz.tmp-…``) left by a killed build."""
+        path = self.root / rel
+        return any(
+            path.parent == skipped.parent and path.name.startswith(f".{skipped.name}.tmp-")
+            for skipped in self.skip
+        )
 
     def _configured_patterns(self, ignore: tuple[str, ...]) -> tuple[_IgnoreFile, ...]:
         if not ignore:

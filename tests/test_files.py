@@ -595,3 +595,12 @@ def test_os_error_while_walking_is_a_usage_error(tmp_path, monkeypatch):
         collect_project_files(root)
     assert caught.value.location == SourceLocation(path="locked")
     assert caught.value.hint
+
+
+def test_temp_file_of_a_killed_build_never_ships(tmp_path):
+    (tmp_path / "app.py").write_text("x = 1\n")
+    output = tmp_path / "out.tar.gz"
+    (tmp_path / ".out.tar.gz.tmp-0123abcd").write_bytes(b"half an artifact")
+    (tmp_path / ".other.tmp-0123abcd").write_bytes(b"a user's file")
+    files = collect_project_files(tmp_path, skip=(output,))
+    assert [f.path for f in files.files] == [".other.tmp-0123abcd", "app.py"]
