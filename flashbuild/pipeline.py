@@ -21,6 +21,7 @@ from . import config as config_module
 from .config import BuildConfig
 from .checking import enforce, import_findings, source_findings
 from .dependencies import PROJECT_REQUIREMENTS
+from .lock import LOCK_FILE
 from .errors import FlashBuildError, PackagingError, SizeLimitError, SourceCodeError, SourceLocation
 from .files import collect_project_files
 from .dry_run import DryRunReport, dry_run_report
@@ -210,10 +211,11 @@ def dry_run(config: BuildConfig, *, on_command: CommandListener | None = None) -
 def _shipped_files(
     files: ProjectFiles, dependencies: InstalledDependencies | None
 ) -> tuple[ProjectFile, ...]:
-    """The project's requirements.txt is an input; the artifact gets the resolved one."""
+    """requirements.txt and flash.lock are inputs; the artifact gets the installed set."""
     if dependencies is None:
         return files.files
-    return tuple(file for file in files.files if file.path != PROJECT_REQUIREMENTS)
+    inputs = (PROJECT_REQUIREMENTS, LOCK_FILE)
+    return tuple(file for file in files.files if file.path not in inputs)
 
 
 def _dependencies_entry(config: BuildConfig, installed: InstalledDependencies | None) -> dict:

@@ -219,6 +219,7 @@ def test_lock_is_written_used_and_checked(write_project, wheelhouse, capsys):
     code, err = flash(capsys, wheelhouse, project, "--locked")
     assert code == 0, err
     assert manifest_of(project)["dependencies"]["source"] == "flash.lock"
+    assert "flash.lock" not in tops(project)  # an input: requirements.txt says what shipped
     first = (project / ".flash" / "artifact.tar.gz").read_bytes()
     code, err = flash(capsys, wheelhouse, project)
     assert code == 0 and (project / ".flash" / "artifact.tar.gz").read_bytes() == first
