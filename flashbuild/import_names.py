@@ -58,15 +58,18 @@ def suggest_distribution(import_name: str) -> str:
     return canonicalize_name(import_name)
 
 
-def import_names_of(install_dir: Path) -> dict[str, frozenset[str]]:
+def import_names_of(
+    install_dir: Path, dists: Iterable[InstalledDist] | None = None
+) -> dict[str, frozenset[str]]:
     """Distribution (PEP 503 name) -> top-level import names, for every installed one.
 
     Names come from the ``RECORD`` (what was actually installed) and
     ``top_level.txt`` when present; entries that cannot be imported
-    (``numpy.libs``, data files) are dropped.
+    (``numpy.libs``, data files) are dropped. ``dists``, when the caller has
+    already read them (the audit has), saves reading the metadata again.
     """
     names: dict[str, frozenset[str]] = {}
-    for dist in read_installed_dists(install_dir):
+    for dist in read_installed_dists(install_dir) if dists is None else dists:
         found = set(dist.top_levels)
         top_level = install_dir / dist.dist_info / "top_level.txt"
         if top_level.is_file():

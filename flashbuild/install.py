@@ -275,8 +275,8 @@ def _build_part(
     if selection.shipped:
         install(selection.shipped, settings, install_dir)
     report = audit_install(install_dir, config.target, top_level_names(f.path for f in files.files))
-    unpacked = unpacked_sizes(install_dir)
-    modules = import_names_of(install_dir)
+    unpacked = unpacked_sizes(install_dir, report.dists)
+    modules = import_names_of(install_dir, report.dists)
     part = write_part(
         members_from_directory(install_dir),
         part_dir / PART_FILE,

@@ -20,6 +20,7 @@ from urllib.parse import unquote, urlparse
 
 from packaging.utils import canonicalize_name
 
+from .audit import InstalledDist
 from .dependencies import DependencyInputs
 from .errors import SizeLimitError, UsageError
 from .exclusion import select_packages
@@ -117,17 +118,16 @@ def _local_size(location: str | None) -> int | None:
         return None
 
 
-def unpacked_sizes(install_dir: Path) -> dict[str, int]:
-    """Bytes on disk per installed distribution, from each ``.dist-info/RECORD``."""
+def unpacked_sizes(install_dir: Path, dists: Iterable[InstalledDist]) -> dict[str, int]:
+    """Bytes on disk per installed distribution: the files its ``RECORD`` lists that remain."""
     sizes: dict[str, int] = {}
-    for record in sorted(install_dir.glob("*.dist-info/RECORD")):
-        name = canonicalize_name(record.parent.name[: -len(".dist-info")].rsplit("-", 1)[0])
+    for dist in dists:
         total = 0
-        for line in record.read_text(encoding="utf-8", errors="replace").splitlines():
-            path = install_dir / line.rsplit(",", 2)[0].strip('"')
+        for relative in dist.files:
+            path = install_dir / relative
             if path.is_file() and not path.is_symlink():
                 total += path.stat().st_size
-        sizes[name] = total
+        sizes[dist.name] = sizes.get(dist.name, 0) + total
     return sizes
 
 

@@ -99,3 +99,20 @@ def test_cap_from_pyproject(write_project, capsys):
     assert code == SizeLimitError.exit_code and "1,000 bytes" in err
     code, _, err = run_cli(["build", "--no-deps", "--max-size", "1MB", str(project)], capsys)
     assert code == 0, err
+
+
+def test_unpacked_sizes_count_the_files_each_record_lists(wheelhouse, tmp_path):
+    from flashbuild.audit import read_installed_dists
+    from flashbuild.sizes import unpacked_sizes
+
+    from .wheelhouse import install_wheel
+
+    target = tmp_path / "site"
+    for prefix in ("appdep-1.0", "withscript-1.0"):
+        (wheel,) = wheelhouse.glob(f"{prefix}-*.whl")
+        install_wheel(wheel, target)
+    dists = read_installed_dists(target)
+    sizes = unpacked_sizes(target, dists)
+    for dist in dists:
+        assert sizes[dist.name] == sum((target / f).stat().st_size for f in dist.files)
+    assert set(sizes) == {"appdep", "withscript"} and all(sizes.values())
