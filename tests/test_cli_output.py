@@ -80,7 +80,11 @@ def test_dry_run_reports_sizes_without_installing(write_project, wheelhouse, cap
     assert not (project / ".flash").exists()  # nothing written
 
 
-def test_dry_run_text_shows_the_cap_verdict(write_project, wheelhouse, capsys):
+def test_dry_run_text_shows_the_cap_verdict(
+    write_project, wheelhouse, capsys, tmp_path, monkeypatch
+):
+    # A fresh cache: no earlier build of the same app can supply unpacked sizes.
+    monkeypatch.setenv("FLASHBUILD_CACHE_DIR", str(tmp_path / "fresh-flashbuild-cache"))
     project = write_project(app(endpoint("cpu-torch", ["torch"], cpu=True)))
     code, out, _ = run_cli(["build", "--dry-run", "--max-size", "1kB", "--no-index",
                             "--find-links", str(wheelhouse), str(project)], capsys)
