@@ -78,7 +78,7 @@ def build_text(result: BuildResult, *, verbose: bool) -> str:
     installed = result.dependencies
     if installed is not None:
         selection = installed.selection
-        source = "flash.lock" if installed.from_lock else "resolved"
+        source = installed.source
         source += ", from cache" if installed.from_cache else ""
         lines.append(f"  dependencies ({source}): {len(selection.shipped)} installed, "
                      f"{len(selection.excluded)} left out")
@@ -128,7 +128,7 @@ def build_document(result: BuildResult) -> dict:
             for e in result.plan.endpoints
         ],
         "dependencies": None if installed is None else {
-            "source": "flash.lock" if installed.from_lock else "resolved",
+            "source": installed.source,
             "from_cache": installed.from_cache,
             "installed": [{"name": p.name, "version": p.version}
                           for p in installed.selection.shipped],

@@ -90,6 +90,6 @@ def dry_run_report(
         projected=projected,
         limit=config.max_size,
         savings=tuple(savings),
-        source="flash.lock" if resolved.from_lock else "resolved",
+        source=resolved.source,
         warnings=resolved.warnings,
     )

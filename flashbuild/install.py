@@ -52,6 +52,11 @@ class InstalledDependencies:
     warnings: tuple[BuildWarning, ...]
     import_names: dict[str, frozenset[str]]  # installed distribution -> its top-level modules
 
+    @property
+    def source(self) -> str:
+        """Where the pinned set came from: ``flash.lock`` or ``resolved``."""
+        return LOCK_FILE if self.from_lock else "resolved"
+
 
 def resolver_settings(config: BuildConfig, listener: CommandListener | None) -> ResolverSettings:
     return ResolverSettings(
@@ -198,6 +203,11 @@ class ResolvedDependencies:
     cached_sizes: dict[str, PackageSize]  # from a matching cache entry, if any
     warnings: tuple[BuildWarning, ...]
 
+    @property
+    def source(self) -> str:
+        """Where the pinned set came from: ``flash.lock`` or ``resolved``."""
+        return LOCK_FILE if self.from_lock else "resolved"
+
 
 def resolve_dependencies(
     config: BuildConfig, plan: BuildPlan, listener: CommandListener | None = None
@@ -208,18 +218,13 @@ def resolve_dependencies(
         return None
     header = lock_header(config, inputs)
     lock = _usable_lock(config, header)
-    resolution = (
-        lock.resolution
-        if lock is not None
-        else resolve(inputs, config.images, resolver_settings(config, listener))
-    )
+    resolution = _resolution(config, inputs, lock, resolver_settings(config, listener))
     selection = select_packages(resolution, inputs, config.images, config.exclude)
     cached: dict[str, PackageSize] = {}
     if config.cache_dir is not None:
         entry = DependencyCache(config.cache_dir).lookup(_cache_key(config, header, lock))
         if entry is not None:
-            cached = {n: PackageSize(name=n, version=v, wheel=w, unpacked=u)
-                      for n, v, w, u in entry.data["sizes"]}
+            cached = {size.name: size for size in _entry_sizes(entry.data)}
     return ResolvedDependencies(
         inputs=inputs,
         resolution=resolution,
@@ -228,6 +233,17 @@ def resolve_dependencies(
         cached_sizes=cached,
         warnings=tuple(_selection_warnings(selection, resolution)),
     )
+
+
+def _resolution(
+    config: BuildConfig, inputs: DependencyInputs, lock: Lock | None, settings: ResolverSettings
+) -> Resolution:
+    """The lock's resolution when it is usable, else a fresh one."""
+    return lock.resolution if lock is not None else resolve(inputs, config.images, settings)
+
+
+def _entry_sizes(data: dict) -> tuple[PackageSize, ...]:
+    return tuple(PackageSize(name=n, version=v, wheel=w, unpacked=u) for n, v, w, u in data["sizes"])
 
 
 def _usable_lock(config: BuildConfig, header: LockHeader) -> Lock | None:
@@ -258,7 +274,7 @@ def _build_part(
 ) -> InstalledDependencies:
     """Resolve (unless locked), check sizes, install, audit and compress."""
     settings = resolver_settings(config, listener)
-    resolution = lock.resolution if lock is not None else resolve(inputs, config.images, settings)
+    resolution = _resolution(config, inputs, lock, settings)
     selection = select_packages(resolution, inputs, config.images, config.exclude)
     wheels = wheel_sizes(selection.shipped, settings)
     if sum(wheels.values()) > config.max_size:  # stop before downloading anything
@@ -338,8 +354,7 @@ def _from_entry(
         part=Part(path=entry.part_path, size=part["size"], sha256=part["sha256"],
                   entries=part["entries"], top_levels=tuple(part["top_levels"])),
         requirements=_requirements(selection, header),
-        sizes=tuple(PackageSize(name=n, version=v, wheel=w, unpacked=u)
-                    for n, v, w, u in data["sizes"]),
+        sizes=_entry_sizes(data),
         removed=tuple(data["removed"]),
         warnings=tuple(_selection_warnings(selection, resolution)),
         import_names={name: frozenset(names) for name, names in data["import_names"].items()},

@@ -32,7 +32,15 @@ from .install import (
     write_lock,
 )
 from .manifest import build_manifest, manifest_bytes, render_manifest, source_fingerprint
-from .models import Artifact, BuildPlan, BuildWarning, ProjectFile, ProjectFiles, RenderedFile
+from .models import (
+    Artifact,
+    BuildPlan,
+    BuildWarning,
+    ProjectFile,
+    ProjectFiles,
+    RenderedFile,
+    ScanResult,
+)
 from .package import (
     atomic_write_bytes,
     members_from_project_files,
@@ -90,16 +98,9 @@ def build(
     """Build the artifact and manifest described by ``config``."""
     stages = _Stages(on_stage)
     with stages.stage("scan"):
-        files = collect_project_files(
-            config.project_dir, skip=(config.output,), ignore=config.ignore
-        )
-        scan = scan_project(files, cache_dir=config.cache_dir)
+        files, scan = _scan(config)
     with stages.stage("plan"):
-        plan = build_plan(
-            scan,
-            project_name=config_module.project_name(config.project_dir),
-            python_version=config.python_version,
-        )
+        plan = _plan(config, scan)
     with stages.stage("check"):
         found = source_findings(files, plan, cache_dir=config.cache_dir)
         check_warnings = enforce(found, strict=config.strict)
@@ -161,13 +162,22 @@ def build(
 
 def lock(config: BuildConfig, *, on_command: CommandListener | None = None):
     """Scan and plan the app, then resolve its dependencies into ``flash.lock``."""
+    _, scan = _scan(config)
+    return write_lock(config, _plan(config, scan), listener=on_command)
+
+
+def _scan(config: BuildConfig) -> tuple[ProjectFiles, ScanResult]:
+    """The files that ship and the endpoint functions they declare."""
     files = collect_project_files(config.project_dir, skip=(config.output,), ignore=config.ignore)
-    plan = build_plan(
-        scan_project(files),
+    return files, scan_project(files, cache_dir=config.cache_dir)
+
+
+def _plan(config: BuildConfig, scan: ScanResult) -> BuildPlan:
+    return build_plan(
+        scan,
         project_name=config_module.project_name(config.project_dir),
         python_version=config.python_version,
     )
-    return write_lock(config, plan, listener=on_command)
 
 
 def _write(config: BuildConfig, members, dependencies: InstalledDependencies | None) -> Artifact:
@@ -198,12 +208,8 @@ def _write(config: BuildConfig, members, dependencies: InstalledDependencies | N
 
 def dry_run(config: BuildConfig, *, on_command: CommandListener | None = None) -> DryRunReport:
     """Scan, plan and resolve; report sizes and exclusions without installing or packing."""
-    files = collect_project_files(config.project_dir, skip=(config.output,), ignore=config.ignore)
-    plan = build_plan(
-        scan_project(files, cache_dir=config.cache_dir),
-        project_name=config_module.project_name(config.project_dir),
-        python_version=config.python_version,
-    )
+    files, scan = _scan(config)
+    plan = _plan(config, scan)
     resolved = None if config.no_deps else resolve_dependencies(config, plan, on_command)
     return dry_run_report(config, files, resolved, on_command)
 
@@ -238,7 +244,7 @@ def _dependencies_entry(config: BuildConfig, installed: InstalledDependencies | 
                  "version_checked": e.version_checked}
                 for e in selection.excluded
             ],
-            source="flash.lock" if installed.from_lock else "resolved",
+            source=installed.source,
             inputs_sha256=installed.header.inputs_sha256,
         )
     return entry
