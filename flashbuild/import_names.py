@@ -15,7 +15,7 @@ from pathlib import Path, PurePosixPath
 
 from packaging.utils import canonicalize_name
 
-from .audit import read_installed_dists
+from .audit import InstalledDist, read_installed_dists
 from .images import ImageTable
 
 # Distributions whose import names are not their names with `-` -> `_`.

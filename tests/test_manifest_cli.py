@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from flashbuild import __version__, cli
+from flashbuild import __version__
 from flashbuild.errors import UsageError
 from flashbuild.inspect_manifest import diff_manifests, load_manifest
 from flashbuild.json_diff import diff_values
