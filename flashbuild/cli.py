@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import sys
-import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -17,25 +16,24 @@ import click
 
 from . import __version__, pipeline
 from .cache import DependencyCache, default_cache_dir
+from .cli_options import index_options
 from .cli_output import (
+    INTERRUPTED,
     Progress,
     binary_size,
     build_document,
     build_text,
+    command_echo,
     display_path,
     dry_run_document,
     dry_run_text,
-    error_document,
-    format_error,
+    report_error,
 )
 from .config import BuildConfig
 from .errors import FlashBuildError, InternalError
 from .manifest_cli import manifest
 from .preview_cli import preview, run_preview
 from .models import DEFAULT_PYTHON_VERSION, PYTHON_VERSIONS
-
-INTERRUPTED = 130
-
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "--version", prog_name="flash")
@@ -54,15 +52,7 @@ def _dependency_options(command):
         click.option("--glibc", metavar="2.N", default=None,
                      help="glibc of the workers; wheels must be manylinux_2_N or older.  "
                      "[default: 2.28]"),
-        click.option("--index-url", metavar="URL", default=None,
-                     help="Package index to use instead of PyPI (env FLASH_INDEX_URL)."),
-        click.option("--extra-index-url", "extra_index_urls", metavar="URL", multiple=True,
-                     help="Another index to look in; repeatable (env FLASH_EXTRA_INDEX_URL)."),
-        click.option("--find-links", metavar="PATH|URL", multiple=True,
-                     help="A directory or page of wheels to look in; repeatable "
-                     "(env FLASH_FIND_LINKS)."),
-        click.option("--no-index", is_flag=True,
-                     help="Use no index, only --find-links locations."),
+        index_options,
         click.option("--allow-build", metavar="NAMES", multiple=True,
                      help="Packages that may be built from source; pure-Python only "
                      "(comma-separated, repeatable)."),
@@ -77,14 +67,6 @@ def _dependency_options(command):
 
 def _config(project_dir: Path, **options) -> BuildConfig:
     return BuildConfig.create(project_dir=project_dir, environ=os.environ, **options)
-
-
-def _show_command(verbose: int, quiet: bool):
-    def show(command: str) -> None:
-        if verbose and not quiet:
-            click.echo(f"  + {command}", err=True)
-
-    return show
 
 
 @cli.command()
@@ -123,7 +105,7 @@ def build(ctx: click.Context, project_dir: Path, verbose: int, quiet: bool, dry_
     """Build PROJECT_DIR (default: the current directory) into .flash/artifact.tar.gz."""
     ctx.obj.update(verbose=verbose, json=as_json)
     config = _config(project_dir, **options)
-    show_command = _show_command(verbose, quiet)
+    show_command = command_echo(verbose, quiet)
     if dry_run:
         report = pipeline.dry_run(config, on_command=show_command)
         if as_json:
@@ -159,7 +141,7 @@ def lock(ctx: click.Context, project_dir: Path, verbose: int, quiet: bool, **opt
     """Resolve PROJECT_DIR's dependencies and write flash.lock at its root."""
     ctx.obj["verbose"] = verbose
     config = _config(project_dir, **options)
-    path, written = pipeline.lock(config, on_command=_show_command(verbose, quiet))
+    path, written = pipeline.lock(config, on_command=command_echo(verbose, quiet))
     if not quiet:
         click.echo(
             f"Wrote {display_path(path)}: {len(written.resolution.packages)} packages for "
@@ -214,20 +196,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         click.echo("flash: interrupted", err=True)
         return INTERRUPTED
     except FlashBuildError as error:
-        click.echo(format_error(error), err=True)
-        if state["json"]:
-            click.echo(json.dumps(error_document(error), indent=2, sort_keys=True))
-        if state["verbose"]:
-            traceback.print_exc()
+        report_error(error, as_json=state["json"], verbose=state["verbose"])
         return error.exit_code
     except Exception as exc:  # a bug: say so, show the traceback on request
         error = InternalError(
             f"{type(exc).__name__}: {exc}",
             hint="This is a bug in flashbuild; rerun with -v for the traceback and report it.",
         )
-        click.echo(format_error(error), err=True)
-        if state["json"]:
-            click.echo(json.dumps(error_document(error), indent=2, sort_keys=True))
-        if state["verbose"]:
-            traceback.print_exc()
+        report_error(error, as_json=state["json"], verbose=state["verbose"])
         return error.exit_code

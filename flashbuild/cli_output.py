@@ -8,18 +8,26 @@ carriage return, on an interactive terminal only and never when ``CI`` is set.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 import threading
 import time
+import traceback
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
+
+import click
 
 from . import __version__
 from .dry_run import DryRunReport
 from .errors import FlashBuildError
 from .pipeline import BuildResult
 from .sizes import human
+
+INTERRUPTED = 130  # the shell's code for SIGINT
 
 
 def display_path(path: Path) -> str:
@@ -47,6 +55,31 @@ def format_error(error: FlashBuildError) -> str:
     if error.build_dir is not None:
         lines.append(f"  build directory kept for inspection: {display_path(error.build_dir)}")
     return "\n".join(lines)
+
+
+def report_error(
+    error: FlashBuildError, *, as_json: bool, verbose: int, indent: int | None = 2
+) -> None:
+    """Print an error: the paragraph on stderr, the ``--json`` document on stdout.
+
+    ``indent=None`` keeps the document on one line (for commands that print
+    JSON lines). With ``verbose``, the traceback of the exception being handled.
+    """
+    click.echo(format_error(error), err=True)
+    if as_json:
+        click.echo(json.dumps(error_document(error), indent=indent, sort_keys=True))
+    if verbose:
+        traceback.print_exc()
+
+
+def command_echo(verbose: int, quiet: bool) -> Callable[[str], None]:
+    """The listener that shows each subprocess command in verbose mode."""
+
+    def show(command: str) -> None:
+        if verbose and not quiet:
+            click.echo(f"  + {command}", err=True)
+
+    return show
 
 
 def error_document(error: FlashBuildError) -> dict:
@@ -222,6 +255,14 @@ class Progress:
         self._stop_ticker()
         self.stream.write(f"  {name:<8} {seconds:6.2f} s\n")
         self.stream.flush()
+
+    @contextmanager
+    def timed(self, name: str) -> Iterator[None]:
+        """Report a step that is not a pipeline stage the same way: its name and time."""
+        self.stage(name, None)
+        started = time.perf_counter()
+        yield
+        self.stage(name, time.perf_counter() - started)
 
     def _start_ticker(self, name: str) -> None:
         self._stop.clear()

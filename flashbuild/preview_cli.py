@@ -14,8 +14,6 @@ import json
 import os
 import signal
 import sys
-import time
-import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,7 +22,8 @@ import click
 
 from . import __version__
 from .cache import default_cache_dir
-from .cli_output import Progress, display_path, error_document, format_error
+from .cli_options import index_options
+from .cli_output import INTERRUPTED, Progress, command_echo, display_path, report_error
 from .errors import FlashBuildError
 from .preview import DEFAULT_PORT, STARTUP_TIMEOUT, Preview
 from .preview_runtime import (
@@ -37,9 +36,6 @@ from .preview_runtime import (
     runtime_packages,
 )
 
-INTERRUPTED = 130
-
-
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.argument("project_dir", default=".", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--port", type=click.IntRange(1, 65535), default=DEFAULT_PORT, show_default=True,
@@ -49,13 +45,7 @@ INTERRUPTED = 130
               "runtime (torch, ... for GPU endpoints).")
 @click.option("--no-deps", is_flag=True,
               help="Install none of the app's dependencies, only code and handlers.")
-@click.option("--index-url", metavar="URL", default=None,
-              help="Package index to use instead of PyPI (env FLASH_INDEX_URL).")
-@click.option("--extra-index-url", "extra_index_urls", metavar="URL", multiple=True,
-              help="Another index to look in; repeatable (env FLASH_EXTRA_INDEX_URL).")
-@click.option("--find-links", metavar="PATH|URL", multiple=True,
-              help="A directory or page of wheels to look in; repeatable (env FLASH_FIND_LINKS).")
-@click.option("--no-index", is_flag=True, help="Use no index, only --find-links locations.")
+@index_options
 @click.option("--startup-timeout", type=click.FloatRange(min=1), default=STARTUP_TIMEOUT,
               show_default=True, metavar="SECONDS",
               help="How long every endpoint may take to answer after it starts.")
@@ -96,14 +86,14 @@ def run_preview(project_dir: Path, *, port: int = DEFAULT_PORT, with_image_packa
     try:
         with _signals_interrupt():
             config = preview_build_config(project_dir, environ=os.environ, **build_options)
-            show = _command_echo(verbose, quiet)
+            show = command_echo(verbose, quiet)
             progress = Progress(sys.stderr, enabled=not quiet)
             try:
                 result = build_for_preview(config, on_stage=progress.stage, on_command=show)
                 for warning in (*result.warnings, host_platform_warning(result.manifest)):
                     if warning and not quiet:
                         click.echo(f"flash: warning: {warning}", err=True)
-                with _stage(progress, "runtime"):
+                with progress.timed("runtime"):
                     runtime = ensure_runtime(
                         runtime_packages(result.manifest, config.images,
                                          with_image_packages=with_image_packages),
@@ -116,7 +106,7 @@ def run_preview(project_dir: Path, *, port: int = DEFAULT_PORT, with_image_packa
                               log_dir=config.flash_dir / "preview", first_port=port,
                               startup_timeout=startup_timeout, listener=show)
             try:
-                with _stage(progress, "start"):
+                with progress.timed("start"):
                     session.start()
                 progress.close()
                 if not quiet:
@@ -135,11 +125,7 @@ def run_preview(project_dir: Path, *, port: int = DEFAULT_PORT, with_image_packa
         click.echo("flash: interrupted", err=True)
         return INTERRUPTED
     except FlashBuildError as error:
-        click.echo(format_error(error), err=True)
-        if as_json:
-            click.echo(json.dumps(error_document(error), sort_keys=True))
-        if verbose:
-            traceback.print_exc()
+        report_error(error, as_json=as_json, verbose=verbose, indent=None)
         return error.exit_code
     return 0  # not reached: serving ends by a signal or an error
 
@@ -204,20 +190,3 @@ def _signals_interrupt() -> Iterator[None]:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-
-
-@contextmanager
-def _stage(progress: Progress, name: str) -> Iterator[None]:
-    """Report a preview step like a build stage: its name and time."""
-    progress.stage(name, None)
-    started = time.perf_counter()
-    yield
-    progress.stage(name, time.perf_counter() - started)
-
-
-def _command_echo(verbose: int, quiet: bool):
-    def show(command: str) -> None:
-        if verbose and not quiet:
-            click.echo(f"  + {command}", err=True)
-
-    return show
