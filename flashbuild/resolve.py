@@ -13,7 +13,8 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -102,6 +103,28 @@ def uv_pip_command(subcommand: str, settings: ResolverSettings) -> list[str]:
     ]
 
 
+def run_uv(
+    command: list[str],
+    settings: ResolverSettings,
+    *,
+    cwd: Path | None = None,
+    timeout: float = RESOLVE_TIMEOUT,
+) -> CommandResult:
+    """Run a uv command in uv's environment, telling the settings' listener."""
+    return run_command(
+        command, cwd=cwd, env=uv_environment(), timeout=timeout, listener=settings.listener
+    )
+
+
+@contextmanager
+def pins_file(packages: Iterable[ResolvedPackage]) -> Iterator[Path]:
+    """A temporary requirements file holding exactly these pins."""
+    with tempfile.TemporaryDirectory(prefix="flashbuild-pins-") as scratch:
+        path = Path(scratch) / "requirements.txt"
+        path.write_text("\n".join(p.pin for p in packages) + "\n", encoding="utf-8")
+        yield path
+
+
 def image_constraints(inputs: DependencyInputs, images: ImageTable) -> list[str]:
     """Known versions of the images the endpoints run on, as ``name==version`` lines."""
     lines: set[str] = set()
@@ -131,13 +154,7 @@ def resolve(
             (work / "image-constraints.txt").write_text("\n".join(constraints) + "\n")
             command += ["--constraint", "image-constraints.txt"]
         command += list(files)
-        result = run_command(
-            command,
-            cwd=work,
-            env=uv_environment(),
-            timeout=RESOLVE_TIMEOUT,
-            listener=settings.listener,
-        )
+        result = run_uv(command, settings, cwd=work)
     if not result.ok:
         raise explain_failure(result, inputs=inputs, images=images, settings=settings)
     return parse_compiled(result.stdout, {path: s.key for path, s in files.items()})
@@ -204,23 +221,14 @@ def install(
 ) -> CommandResult:
     """Install exactly these pins (no further resolution) into ``target_dir``."""
     target_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="flashbuild-install-") as scratch:
-        requirements = Path(scratch) / "requirements.txt"
-        requirements.write_text("\n".join(p.pin for p in packages) + "\n", encoding="utf-8")
+    with pins_file(packages) as requirements:
         command = uv_pip_command("install", settings)
         command += ["--target", str(target_dir), "--no-deps", "--quiet", "-r", str(requirements)]
-        result = run_command(
-            command, env=uv_environment(), timeout=RESOLVE_TIMEOUT, listener=settings.listener
-        )
+        result = run_uv(command, settings)
         if not result.ok and _STALE_INDEX in result.stderr:
             # A release published moments ago can be known to the resolution but not yet
             # to uv's cached copy of the index page: read the index afresh, once.
-            result = run_command(
-                [*command, "--refresh"],
-                env=uv_environment(),
-                timeout=RESOLVE_TIMEOUT,
-                listener=settings.listener,
-            )
+            result = run_uv([*command, "--refresh"], settings)
     if not result.ok:
         raise explain_failure(result, inputs=None, images=None, settings=settings, stage="install")
     return result

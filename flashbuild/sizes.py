@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 import sys
-import tempfile
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -25,8 +24,14 @@ from .dependencies import DependencyInputs
 from .errors import SizeLimitError, UsageError
 from .exclusion import select_packages
 from .images import ImageTable
-from .resolve import ResolvedPackage, Resolution, ResolverSettings, uv_environment, uv_pip_command
-from .runner import run_command
+from .resolve import (
+    ResolvedPackage,
+    Resolution,
+    ResolverSettings,
+    pins_file,
+    run_uv,
+    uv_pip_command,
+)
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -84,15 +89,13 @@ def wheel_sizes(packages: Iterable[ResolvedPackage], settings: ResolverSettings)
     local wheel's size is read from disk. Packages whose size the index does
     not publish are missing from the result.
     """
-    pins = [p.pin for p in packages]
-    if not pins:
+    packages = tuple(packages)
+    if not packages:
         return {}
-    with tempfile.TemporaryDirectory(prefix="flashbuild-sizes-") as scratch:
-        requirements = Path(scratch) / "pins.txt"
-        requirements.write_text("\n".join(pins) + "\n", encoding="utf-8")
+    with pins_file(packages) as requirements:
         command = uv_pip_command("compile", settings)
         command += ["--no-deps", "--quiet", "--no-header", "--format", "pylock.toml", str(requirements)]
-        result = run_command(command, env=uv_environment(), timeout=300, listener=settings.listener)
+        result = run_uv(command, settings, timeout=300)
     if not result.ok:
         return {}  # sizes are advisory here; the install reports real failures
     sizes: dict[str, int] = {}
