@@ -36,6 +36,7 @@ class BuildConfig:
     keep_build: bool = False
     exclude: tuple[str, ...] = ()  # PEP 503-normalised package names, sorted
     source_date_epoch: int
+    project_name: str  # [project].name of pyproject.toml, else the directory's name
     glibc: tuple[int, int] = DEFAULT_GLIBC
     index: IndexOptions = IndexOptions()
     allow_build: tuple[str, ...] = ()  # normalised names that may be built from sdists
@@ -106,7 +107,8 @@ class BuildConfig:
                 f"project directory {str(project_dir)!r} does not exist or is not a directory.",
                 hint="Pass the directory that holds your Flash app: flash build path/to/app.",
             )
-        settings = tool_settings(project)
+        pyproject = _read_pyproject(project)
+        settings = tool_settings(pyproject)
         python_version = python_version or settings.get("python-version") or DEFAULT_PYTHON_VERSION
         if python_version not in PYTHON_VERSIONS:
             raise UsageError(
@@ -126,6 +128,7 @@ class BuildConfig:
             keep_build=keep_build,
             exclude=parse_exclusions([*exclude, *settings.get("exclude", [])]),
             source_date_epoch=source_date_epoch(environ),
+            project_name=project_name(pyproject, project),
             glibc=parse_glibc(glibc) if glibc else parse_glibc(
                 settings.get("glibc", ""), location=SourceLocation(path="pyproject.toml")
             ),
@@ -173,9 +176,9 @@ def parse_exclusions(values: Iterable[str], *, option: str = "--exclude") -> tup
     return tuple(sorted(names))
 
 
-def project_name(project_dir: Path) -> str:
-    """``[project].name`` from pyproject.toml, else the directory's name."""
-    name = _read_pyproject(project_dir).get("project", {}).get("name")
+def project_name(pyproject: dict, project_dir: Path) -> str:
+    """``[project].name`` from the parsed pyproject.toml, else the directory's name."""
+    name = pyproject.get("project", {}).get("name")
     if isinstance(name, str) and name.strip():
         return name.strip()
     return project_dir.name
@@ -211,9 +214,9 @@ def _read_pyproject(project_dir: Path) -> dict:
         ) from None
 
 
-def tool_settings(project_dir: Path) -> dict:
-    """``[tool.flash]`` of the project's pyproject.toml, checked key by key."""
-    settings = _read_pyproject(project_dir).get("tool", {}).get("flash", {})
+def tool_settings(pyproject: dict) -> dict:
+    """``[tool.flash]`` of the parsed pyproject.toml, checked key by key."""
+    settings = pyproject.get("tool", {}).get("flash", {})
     for key, value in settings.items():
         expected = _TOOL_KEYS.get(key)
         if expected is None:

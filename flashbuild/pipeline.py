@@ -17,7 +17,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import config as config_module
 from .config import BuildConfig
 from .checking import enforce, import_findings, source_findings
 from .dependencies import PROJECT_REQUIREMENTS
@@ -175,7 +174,7 @@ def _scan(config: BuildConfig) -> tuple[ProjectFiles, ScanResult]:
 def _plan(config: BuildConfig, scan: ScanResult) -> BuildPlan:
     return build_plan(
         scan,
-        project_name=config_module.project_name(config.project_dir),
+        project_name=config.project_name,
         python_version=config.python_version,
     )
 
