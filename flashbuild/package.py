@@ -103,16 +103,13 @@ def write_part(
     """Write ``members`` as a final (end-of-archive) part to ``output``, atomically."""
     _check_mtime(mtime)
     entries = _plan_entries(members)
-    with _atomic_file(output) as file:
-        sink = _HashingSink(file, output)
-        with ParallelGzipWriter(sink, level=compresslevel, threads=threads) as gz:
-            write_tar_part(entries, gz, mtime=mtime, final=True)
+    sink = _write_gzip(entries, output, mtime=mtime, compresslevel=compresslevel, threads=threads)
     return Part(
         path=output,
         size=sink.size,
         sha256=sink.hexdigest(),
         entries=len(entries),
-        top_levels=tuple(sorted({name.split("/")[0] for name, _ in entries})),
+        top_levels=tuple(sorted(_top_levels(entries))),
     )
 
 
@@ -135,25 +132,48 @@ def write_artifact(
     _check_mtime(mtime)
     entries = _plan_entries(members)
     if tail is not None:
-        clashes = sorted({name.split("/")[0] for name, _ in entries} & set(tail.top_levels))
+        clashes = sorted(_top_levels(entries) & set(tail.top_levels))
         if clashes:
             raise PackagingError(
                 f"{', '.join(repr(c) for c in clashes)} would be both a project path and "
                 "installed by a dependency.",
                 hint="Rename the project's file or package, or exclude the dependency.",
             )
-    with _atomic_file(output) as file:
-        sink = _HashingSink(file, output, limit=max_size)
-        with ParallelGzipWriter(sink, level=compresslevel, threads=threads) as gz:
-            write_tar_part(entries, gz, mtime=mtime, final=tail is None)
-        if tail is not None:
-            copy_part(tail.path, sink)
+    sink = _write_gzip(entries, output, mtime=mtime, compresslevel=compresslevel,
+                       threads=threads, tail=tail, max_size=max_size)
     return models.Artifact(
         path=output,
         size=sink.size,
         sha256=sink.hexdigest(),
         entries=len(entries) + (tail.entries if tail is not None else 0),
     )
+
+
+def _write_gzip(
+    entries: list[tuple[str, ArchiveMember | None]],
+    output: Path,
+    *,
+    mtime: int,
+    compresslevel: int,
+    threads: int | None,
+    tail: Part | None = None,
+    max_size: int | None = None,
+) -> _HashingSink:
+    """Compress ``entries`` (then append ``tail``) into ``output`` atomically; the counted sink.
+
+    Only the last part of an archive carries the end-of-archive blocks.
+    """
+    with _atomic_file(output) as file:
+        sink = _HashingSink(file, output, limit=max_size)
+        with ParallelGzipWriter(sink, level=compresslevel, threads=threads) as gz:
+            write_tar_part(entries, gz, mtime=mtime, final=tail is None)
+        if tail is not None:
+            copy_part(tail.path, sink)
+    return sink
+
+
+def _top_levels(entries: list[tuple[str, ArchiveMember | None]]) -> set[str]:
+    return {name.split("/")[0] for name, _ in entries}
 
 
 def _check_mtime(mtime: int) -> None:
