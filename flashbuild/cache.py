@@ -20,10 +20,11 @@ import contextlib
 import hashlib
 import json
 import os
+import pickle
 import secrets
 import shutil
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,6 +50,29 @@ def default_cache_dir(environ: Mapping[str, str]) -> Path:
         return Path(environ[CACHE_ENV]).expanduser()
     base = environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base).expanduser() / "flashbuild"
+
+
+def cached_tuple(entry: Path | None, item_type: type, compute: Callable[[], tuple]) -> tuple:
+    """``compute()``, a tuple of ``item_type`` records, kept pickled at ``entry``.
+
+    Used for per-file results (scan, static checks) whose key is a digest of
+    their inputs. An entry that is missing, unreadable or of the wrong shape is
+    computed again; one that cannot be written only costs the next build the work.
+    ``entry=None`` disables the cache.
+    """
+    if entry is None:
+        return compute()
+    with contextlib.suppress(Exception):  # missing or damaged: compute again
+        found = pickle.loads(entry.read_bytes())
+        if isinstance(found, tuple) and all(isinstance(item, item_type) for item in found):
+            return found
+    found = compute()
+    with contextlib.suppress(OSError):
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        temp = entry.with_name(f".{entry.name}.{os.getpid()}-{secrets.token_hex(4)}")
+        temp.write_bytes(pickle.dumps(found, protocol=pickle.HIGHEST_PROTOCOL))
+        os.replace(temp, entry)
+    return found
 
 
 def cache_key(parts: Mapping[str, object]) -> str:

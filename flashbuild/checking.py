@@ -9,15 +9,13 @@ an unchanged project does not load the parser.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
-import pickle
-import secrets
 from collections.abc import Iterable
 from pathlib import Path
 
 from . import __version__
+from .cache import cached_tuple
 from .findings import Finding
 from .errors import InternalError, SourceCodeError, StaticCheckError
 from .exclusion import endpoint_consumers
@@ -60,21 +58,13 @@ def source_findings(
         digest.update(f"{path}\0".encode() + hashlib.sha256(sources[path]).digest())
     digest.update("\0".join(sorted(shipped)).encode() + b"\1" + "\0".join(sorted(project)).encode())
     entry = cache_dir / "checks" / f"{digest.hexdigest()}.pickle" if cache_dir else None
-    if entry is not None:
-        with contextlib.suppress(Exception):  # missing or unreadable: check again
-            found = pickle.loads(entry.read_bytes())
-            if isinstance(found, tuple) and all(isinstance(f, Finding) for f in found):
-                return found
-    from .checks import check_sources  # loads the parser
 
-    found = check_sources(sources, plan, shipped_paths=shipped, project_paths=project)
-    if entry is not None:
-        with contextlib.suppress(OSError):
-            entry.parent.mkdir(parents=True, exist_ok=True)
-            temp = entry.with_name(f".{entry.name}.{secrets.token_hex(4)}")
-            temp.write_bytes(pickle.dumps(found))
-            os.replace(temp, entry)
-    return found
+    def check() -> tuple[Finding, ...]:
+        from .checks import check_sources  # loads the parser
+
+        return check_sources(sources, plan, shipped_paths=shipped, project_paths=project)
+
+    return cached_tuple(entry, Finding, check)
 
 
 def import_findings(

@@ -9,14 +9,11 @@ unchanged does not even load the parser.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import os
-import pickle
-import secrets
 from pathlib import Path, PurePosixPath
 
 from . import __version__
+from .cache import cached_tuple
 from .errors import SourceCodeError, SourceLocation
 from .models import FunctionDecl, ProjectFiles, ScannedModule, ScanResult
 
@@ -62,20 +59,12 @@ def scan_project(project: ProjectFiles, *, cache_dir: Path | None = None) -> Sca
 def _scan_cached(
     source: bytes, path: str, module: str, cache_dir: Path | None
 ) -> tuple[FunctionDecl, ...]:
-    if cache_dir is None:
-        return scan_source(source, path=path, module=module)
-    key = hashlib.sha256(
-        f"{_CACHE_FORMAT}\0{__version__}\0{path}\0{module}\0".encode() + source
-    ).hexdigest()
-    entry = cache_dir / "scan" / key[:2] / f"{key}.pickle"
-    with contextlib.suppress(Exception):  # missing or unreadable: scan again
-        found = pickle.loads(entry.read_bytes())
-        if isinstance(found, tuple) and all(isinstance(f, FunctionDecl) for f in found):
-            return found
-    found = scan_source(source, path=path, module=module)
-    with contextlib.suppress(OSError):  # a cache that cannot be written is only slower
-        entry.parent.mkdir(parents=True, exist_ok=True)
-        temp = entry.with_name(f".{entry.name}.{os.getpid()}-{secrets.token_hex(4)}")
-        temp.write_bytes(pickle.dumps(found, protocol=pickle.HIGHEST_PROTOCOL))
-        os.replace(temp, entry)
-    return found
+    entry = None
+    if cache_dir is not None:
+        key = hashlib.sha256(
+            f"{_CACHE_FORMAT}\0{__version__}\0{path}\0{module}\0".encode() + source
+        ).hexdigest()
+        entry = cache_dir / "scan" / key[:2] / f"{key}.pickle"
+    return cached_tuple(
+        entry, FunctionDecl, lambda: scan_source(source, path=path, module=module)
+    )
