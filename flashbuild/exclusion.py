@@ -56,21 +56,27 @@ def _reachable(starts: Iterable[str], children: dict[str, set[str]], blocked=fro
 def endpoint_roots(resolution: Resolution, inputs: DependencyInputs) -> dict[str, set[str]]:
     """Endpoint -> the resolved packages it asks for directly (requirements.txt: all)."""
     everyone = tuple(sorted(inputs.endpoint_computes))
+    sources = {source.key: source for source in inputs.sources}
     roots: dict[str, set[str]] = {endpoint: set() for endpoint in everyone}
     for package in resolution.packages:
         for key in package.requested_by:
-            for source in inputs.sources:
-                if source.key == key:
-                    for endpoint in (source.endpoint,) if source.endpoint else everyone:
-                        roots[endpoint].add(package.name)
+            source = sources.get(key)
+            if source is not None:
+                for endpoint in (source.endpoint,) if source.endpoint else everyone:
+                    roots[endpoint].add(package.name)
     return roots
 
 
 def endpoint_consumers(resolution: Resolution, inputs: DependencyInputs) -> dict[str, set[str]]:
     """Package -> the endpoints whose dependency trees contain it."""
-    children = resolution.children()
+    return _consumers(resolution, endpoint_roots(resolution, inputs), resolution.children())
+
+
+def _consumers(
+    resolution: Resolution, roots: dict[str, set[str]], children: dict[str, set[str]]
+) -> dict[str, set[str]]:
     consumers: dict[str, set[str]] = {package.name: set() for package in resolution.packages}
-    for endpoint, starts in endpoint_roots(resolution, inputs).items():
+    for endpoint, starts in roots.items():
         for name in _reachable(starts, children):
             consumers[name].add(endpoint)
     return consumers
@@ -87,7 +93,7 @@ def select_packages(
     children = resolution.children()
     computes = inputs.endpoint_computes
     roots = endpoint_roots(resolution, inputs)
-    consumers = endpoint_consumers(resolution, inputs)
+    consumers = _consumers(resolution, roots, children)
 
     reasons: dict[str, Exclusion] = {}
     for name, users in consumers.items():
