@@ -23,20 +23,19 @@ import os
 import pickle
 import secrets
 import shutil
-import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, TypeVar
 
 from . import __version__
-from .archive import file_sha256
+from ._util.files import atomic_write_bytes, file_sha256, staging_directory
+from .config.environment import CACHE_ENV
 from .errors import PackagingError
 
-CACHE_ENV = "FLASHBUILD_CACHE_DIR"
 ENTRY_FORMAT = 2
 PART_FILE = "deps.tar.gz"
 ENTRY_FILE = "entry.json"
-_STALE_STAGING_SECONDS = 24 * 3600
 
 try:  # POSIX; elsewhere concurrent builders of one key just both build it
     import fcntl
@@ -44,15 +43,12 @@ except ImportError:  # pragma: no cover
     fcntl = None  # type: ignore[assignment]
 
 
-def default_cache_dir(environ: Mapping[str, str]) -> Path:
-    """``FLASHBUILD_CACHE_DIR``, else ``$XDG_CACHE_HOME/flashbuild``, else ``~/.cache/flashbuild``."""
-    if environ.get(CACHE_ENV):
-        return Path(environ[CACHE_ENV]).expanduser()
-    base = environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base).expanduser() / "flashbuild"
+Item = TypeVar("Item")
 
 
-def cached_tuple(entry: Path | None, item_type: type, compute: Callable[[], tuple]) -> tuple:
+def cached_tuple(
+    entry: Path | None, item_type: type[Item], compute: Callable[[], tuple[Item, ...]]
+) -> tuple[Item, ...]:
     """``compute()``, a tuple of ``item_type`` records, kept pickled at ``entry``.
 
     Used for per-file results (scan, static checks) whose key is a digest of
@@ -67,11 +63,9 @@ def cached_tuple(entry: Path | None, item_type: type, compute: Callable[[], tupl
         if isinstance(found, tuple) and all(isinstance(item, item_type) for item in found):
             return found
     found = compute()
-    with contextlib.suppress(OSError):
-        entry.parent.mkdir(parents=True, exist_ok=True)
-        temp = entry.with_name(f".{entry.name}.{os.getpid()}-{secrets.token_hex(4)}")
-        temp.write_bytes(pickle.dumps(found, protocol=pickle.HIGHEST_PROTOCOL))
-        os.replace(temp, entry)
+    with contextlib.suppress(PackagingError):  # recomputing is the only cost
+        atomic_write_bytes(entry, pickle.dumps(found, protocol=pickle.HIGHEST_PROTOCOL),
+                           durable=False)
     return found
 
 
@@ -86,7 +80,7 @@ def cache_key(parts: Mapping[str, object]) -> str:
 class CacheEntry:
     key: str
     directory: Path
-    data: dict  # entry.json
+    data: dict[str, Any]  # entry.json
 
     @property
     def part_path(self) -> Path:
@@ -151,17 +145,12 @@ class DependencyCache:
 
     def staging_dir(self) -> Path:
         """A fresh private directory to build an entry in; old leftovers are swept."""
-        staging = self.root / "staging"
         try:
-            staging.mkdir(parents=True, exist_ok=True)
-            self._sweep(staging)
-            directory = staging / f"{os.getpid()}-{secrets.token_hex(6)}"
-            directory.mkdir()
+            return staging_directory(self.root / "staging")
         except OSError as exc:
             raise _cache_error(self.root, exc) from None
-        return directory
 
-    def store(self, key: str, staging: Path, data: dict) -> CacheEntry:
+    def store(self, key: str, staging: Path, data: dict[str, Any]) -> CacheEntry:
         """Write ``entry.json`` into ``staging`` and move it into place as the entry."""
         data = {**data, "format": ENTRY_FORMAT, "key": key}
         target = self._entry_dir(key)
@@ -200,14 +189,6 @@ class DependencyCache:
             os.replace(directory, trash)
             directory = trash
         shutil.rmtree(directory, ignore_errors=True)
-
-    def _sweep(self, staging: Path) -> None:
-        """Remove staging directories that a killed build left long ago."""
-        now = time.time()
-        for leftover in staging.iterdir():
-            with contextlib.suppress(OSError):
-                if now - leftover.stat().st_mtime > _STALE_STAGING_SECONDS:
-                    shutil.rmtree(leftover, ignore_errors=True)
 
 
 def _cache_error(root: Path, exc: OSError) -> PackagingError:

@@ -3,14 +3,14 @@
 Every failure a user can act on is a :class:`FlashBuildError` subclass. Each
 class carries the process exit code the CLI uses for it, each instance an
 optional source location, the places related to it (the other half of a
-conflict) and a hint that says what to do. Only ``cli.py`` turns them into
-messages and exit codes; the core never prints and never exits.
+conflict) and a hint that says what to do. Only the command line turns them into
+messages and exit codes (the ``cli`` package); the core never prints and never exits.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 
 @dataclass(frozen=True, kw_only=True, order=True)
@@ -28,10 +28,6 @@ class SourceLocation:
             if self.column is not None:
                 text += f":{self.column}"
         return text
-
-    @property
-    def posix_path(self) -> PurePosixPath:
-        return PurePosixPath(self.path)
 
 
 class FlashBuildError(Exception):
@@ -115,16 +111,3 @@ class InternalError(FlashBuildError):
     exit_code = 70
     kind = "internal error"
 
-
-EXIT_CODES: dict[int, str] = {
-    0: "success",
-    UsageError.exit_code: "usage or configuration error",
-    SourceCodeError.exit_code: "project source error (scan or endpoint validation)",
-    DependencyError.exit_code: "dependency resolution or installation error",
-    SizeLimitError.exit_code: "artifact exceeds the size cap",
-    PackagingError.exit_code: "artifact could not be written",
-    StaticCheckError.exit_code: "static check warnings with --strict",
-    PreviewError.exit_code: "an endpoint of flash preview failed to start or stopped",
-    InternalError.exit_code: "internal error (a bug in flashbuild)",
-    130: "interrupted",
-}

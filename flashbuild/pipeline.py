@@ -1,9 +1,10 @@
-"""``build(config)``: scan -> plan -> render -> resolve -> package, and nothing printed.
+"""``build(config)``: scan -> plan -> check -> render -> resolve -> package, nothing printed.
 
 The pipeline owns the build directory (``.flash/.build``): generated files
 (and, with ``keep_build``, the project files) at its root, installed
-dependencies under ``deps/``. It is removed after a successful build unless
-``keep_build`` is set; after a failure it is kept and named on the error so
+dependencies under ``deps/``. It is made when the resolve stage starts and
+removed after a successful build unless ``keep_build`` is set; after a
+failure in the resolve or package stage it is kept and named on the error so
 the user can look inside. The previous artifact and manifest are replaced
 only once the new ones are completely written.
 """
@@ -16,22 +17,27 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from .config import BuildConfig
-from .checking import enforce, import_findings, source_findings
-from .dependencies import PROJECT_REQUIREMENTS
-from .lock import LOCK_FILE
-from .errors import FlashBuildError, PackagingError, SizeLimitError, SourceCodeError, SourceLocation
-from .files import collect_project_files
-from .dry_run import DryRunReport, dry_run_report
-from .install import (
-    InstalledDependencies,
+from ._util.files import atomic_write_bytes
+from ._util.processes import CommandListener
+from .artifact.members import ArchiveMember, members_from_project_files, members_from_rendered
+from .artifact.write import write_artifact
+from .checks.run import enforce, import_findings, source_findings
+from .config.build_config import BuildConfig
+from .deps.dry_run import dry_run_report
+from .deps.records import DryRunReport, InstalledDependencies, Lock
+from .deps.sizes import size_error
+from .deps.stage import (
+    DEPENDENCY_INPUT_FILES,
+    dependencies_entry,
     install_dependencies,
+    provided_import_names,
     resolve_dependencies,
     write_lock,
 )
-from .manifest import build_manifest, manifest_bytes, render_manifest, source_fingerprint
-from .models import (
+from .errors import FlashBuildError, PackagingError, SizeLimitError, SourceCodeError, SourceLocation
+from .records import (
     Artifact,
     BuildPlan,
     BuildWarning,
@@ -40,17 +46,11 @@ from .models import (
     RenderedFile,
     ScanResult,
 )
-from .package import (
-    atomic_write_bytes,
-    members_from_project_files,
-    members_from_rendered,
-    write_artifact,
-)
-from .runner import CommandListener
-from .plan import build_plan
-from .render import render_handlers
-from .scan import scan_project
-from .sizes import size_error
+from .render.handlers import render_handlers
+from .render.manifest import build_manifest, manifest_bytes, render_manifest, source_fingerprint
+from .source.files import collect_project_files
+from .source.plan import build_plan
+from .source.scan import scan_project
 
 # Called with (stage, None) when a stage starts and (stage, seconds) when it ends.
 StageListener = Callable[[str, "float | None"], None]
@@ -60,13 +60,20 @@ StageListener = Callable[[str, "float | None"], None]
 class BuildResult:
     artifact: Artifact
     manifest_path: Path
-    manifest: dict
+    manifest: dict[str, Any]
     plan: BuildPlan
     project_files: int
     warnings: tuple[BuildWarning, ...]
     build_dir: Path | None  # set when kept
     stage_seconds: tuple[tuple[str, float], ...]
     dependencies: InstalledDependencies | None  # None: --no-deps, or none declared
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Packaged:
+    artifact: Artifact
+    manifest: dict[str, Any]
+    project_files: int
 
 
 class _Stages:
@@ -101,8 +108,9 @@ def build(
     with stages.stage("plan"):
         plan = _plan(config, scan)
     with stages.stage("check"):
-        found = source_findings(files, plan, cache_dir=config.cache_dir)
-        check_warnings = enforce(found, strict=config.strict)
+        warnings = (*files.warnings, *scan.warnings,
+                    *enforce(source_findings(files, plan, cache_dir=config.cache_dir),
+                             strict=config.strict))
     with stages.stage("render"):
         handlers = render_handlers(plan)
         _check_generated_names(files, (*handlers, render_manifest({})))
@@ -110,29 +118,14 @@ def build(
     try:
         shutil.rmtree(build_dir, ignore_errors=True)
         build_dir.mkdir(parents=True)
-        dependencies = None
+        dependencies: InstalledDependencies | None = None
         if not config.no_deps:
             with stages.stage("resolve"):
-                dependencies = install_dependencies(
-                    config, plan, files, build_dir, listener=on_command
-                )
+                dependencies = install_dependencies(config, plan, files, build_dir, on_command)
             if dependencies is not None:
-                found = import_findings(files, plan, dependencies, config.images)
-                check_warnings += enforce(found, strict=config.strict)
+                warnings += _check_imports(config, files, plan, dependencies)
         with stages.stage("package"):
-            shipped = _shipped_files(files, dependencies)
-            manifest = build_manifest(
-                plan,
-                fingerprint=source_fingerprint(files.files),
-                dependencies=_dependencies_entry(config, dependencies),
-            )
-            generated = (*handlers, render_manifest(manifest))
-            if dependencies is not None:
-                generated += (dependencies.requirements,)
-            _write_build_dir(build_dir, generated, shipped if config.keep_build else ())
-            members = [*members_from_project_files(shipped), *members_from_rendered(generated)]
-            artifact = _write(config, members, dependencies)
-            atomic_write_bytes(config.manifest_path, manifest_bytes(manifest))
+            packaged = _package(config, files, plan, handlers, dependencies)
     except FlashBuildError as error:
         error.build_dir = build_dir if build_dir.exists() else None
         raise
@@ -143,26 +136,31 @@ def build(
         ) from exc
     if not config.keep_build:
         shutil.rmtree(build_dir, ignore_errors=True)
-    warnings = (*files.warnings, *scan.warnings, *check_warnings)
-    if dependencies is not None:
-        warnings += dependencies.warnings
     return BuildResult(
-        artifact=artifact,
+        artifact=packaged.artifact,
         manifest_path=config.manifest_path,
-        manifest=manifest,
+        manifest=packaged.manifest,
         plan=plan,
-        project_files=len(shipped),
-        warnings=warnings,
+        project_files=packaged.project_files,
+        warnings=(*warnings, *(dependencies.warnings if dependencies is not None else ())),
         build_dir=build_dir if config.keep_build else None,
         stage_seconds=tuple(stages.seconds),
         dependencies=dependencies,
     )
 
 
-def lock(config: BuildConfig, *, on_command: CommandListener | None = None):
+def lock(config: BuildConfig, *, on_command: CommandListener | None = None) -> tuple[Path, Lock]:
     """Scan and plan the app, then resolve its dependencies into ``flash.lock``."""
     _, scan = _scan(config)
     return write_lock(config, _plan(config, scan), listener=on_command)
+
+
+def dry_run(config: BuildConfig, *, on_command: CommandListener | None = None) -> DryRunReport:
+    """Scan, plan and resolve; report sizes and exclusions without installing or packing."""
+    files, scan = _scan(config)
+    plan = _plan(config, scan)
+    resolved = None if config.no_deps else resolve_dependencies(config, plan, on_command)
+    return dry_run_report(config, files, resolved, on_command)
 
 
 def _scan(config: BuildConfig) -> tuple[ProjectFiles, ScanResult]:
@@ -172,14 +170,36 @@ def _scan(config: BuildConfig) -> tuple[ProjectFiles, ScanResult]:
 
 
 def _plan(config: BuildConfig, scan: ScanResult) -> BuildPlan:
-    return build_plan(
-        scan,
-        project_name=config.project_name,
-        python_version=config.python_version,
-    )
+    return build_plan(scan, project_name=config.project_name,
+                      python_version=config.python_version)
 
 
-def _write(config: BuildConfig, members, dependencies: InstalledDependencies | None) -> Artifact:
+def _check_imports(config: BuildConfig, files: ProjectFiles, plan: BuildPlan,
+                   dependencies: InstalledDependencies) -> tuple[BuildWarning, ...]:
+    """The undeclared-import check, which needs to know what was installed."""
+    provided = provided_import_names(config, plan, dependencies)
+    return enforce(import_findings(files, plan, provided), strict=config.strict)
+
+
+def _package(config: BuildConfig, files: ProjectFiles, plan: BuildPlan,
+             handlers: tuple[RenderedFile, ...], dependencies: InstalledDependencies | None
+             ) -> _Packaged:
+    """Write the artifact, then the manifest beside it."""
+    shipped = _shipped_files(files, dependencies)
+    manifest = build_manifest(plan, fingerprint=source_fingerprint(files.files),
+                              dependencies=dependencies_entry(config, dependencies))
+    generated = (*handlers, render_manifest(manifest))
+    if dependencies is not None:
+        generated += (dependencies.requirements,)
+    _write_build_dir(config.build_dir, generated, shipped if config.keep_build else ())
+    members = [*members_from_project_files(shipped), *members_from_rendered(generated)]
+    artifact = _write(config, members, dependencies)
+    atomic_write_bytes(config.manifest_path, manifest_bytes(manifest))
+    return _Packaged(artifact=artifact, manifest=manifest, project_files=len(shipped))
+
+
+def _write(config: BuildConfig, members: list[ArchiveMember],
+           dependencies: InstalledDependencies | None) -> Artifact:
     """Write the artifact: app part, then the dependency part; explain a cap overrun."""
     try:
         return write_artifact(
@@ -205,48 +225,13 @@ def _write(config: BuildConfig, members, dependencies: InstalledDependencies | N
         ) from None
 
 
-def dry_run(config: BuildConfig, *, on_command: CommandListener | None = None) -> DryRunReport:
-    """Scan, plan and resolve; report sizes and exclusions without installing or packing."""
-    files, scan = _scan(config)
-    plan = _plan(config, scan)
-    resolved = None if config.no_deps else resolve_dependencies(config, plan, on_command)
-    return dry_run_report(config, files, resolved, on_command)
-
-
 def _shipped_files(
     files: ProjectFiles, dependencies: InstalledDependencies | None
 ) -> tuple[ProjectFile, ...]:
     """requirements.txt and flash.lock are inputs; the artifact gets the installed set."""
     if dependencies is None:
         return files.files
-    inputs = (PROJECT_REQUIREMENTS, LOCK_FILE)
-    return tuple(file for file in files.files if file.path not in inputs)
-
-
-def _dependencies_entry(config: BuildConfig, installed: InstalledDependencies | None) -> dict:
-    """The manifest's ``dependencies`` object."""
-    entry: dict = {
-        "installed": installed is not None,
-        "exclude": list(config.exclude),
-        "lock": [],
-        "excluded": [],
-        "source": "none",
-        "platform": config.target.uv_platform,
-        "images": config.images.as_data(),
-    }
-    if installed is not None:
-        selection = installed.selection
-        entry.update(
-            lock=[{"name": p.name, "version": p.version} for p in selection.shipped],
-            excluded=[
-                {"name": e.name, "version": e.version, "reason": e.reason,
-                 "version_checked": e.version_checked}
-                for e in selection.excluded
-            ],
-            source=installed.source,
-            inputs_sha256=installed.header.inputs_sha256,
-        )
-    return entry
+    return tuple(file for file in files.files if file.path not in DEPENDENCY_INPUT_FILES)
 
 
 def _check_generated_names(files: ProjectFiles, generated: tuple[RenderedFile, ...]) -> None:

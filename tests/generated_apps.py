@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 
 from hypothesis import strategies as st
 
-from flashbuild import symbols
+from flashbuild.source import symbols
 
 MODULE_PATHS = ("app.py", "workers/gpu_tasks.py", "pkg/__init__.py", "pkg/sub/models.py")
 REQUIREMENTS = ("numpy", "requests>=2.31", "pandas==2.2.*", "torch[cuda]>=2.4", "rich",

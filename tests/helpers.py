@@ -2,24 +2,31 @@
 
 from __future__ import annotations
 
+import os
 import tarfile
 from pathlib import Path
 
-from flashbuild import cli
-from flashbuild.config import BuildConfig
+from flashbuild.cli.main import main
+from flashbuild.config.build_config import BuildConfig
+from flashbuild.config.environment import CACHE_ENV
 from flashbuild.pipeline import BuildResult, build
 
 
 def build_project(project: Path, **options) -> BuildResult:
     """Run the pipeline on ``project`` with --no-deps semantics unless told otherwise."""
     options.setdefault("no_deps", True)
-    config = BuildConfig.create(project_dir=project, environ={}, **options)
+    config = BuildConfig.create(project_dir=project, environ=hermetic_environ(), **options)
     return build(config)
+
+
+def hermetic_environ() -> dict[str, str]:
+    """The environment a test build sees: only the test session's cache directory."""
+    return {CACHE_ENV: os.environ[CACHE_ENV]} if CACHE_ENV in os.environ else {}
 
 
 def run_cli(args: list[str], capsys) -> tuple[int, str, str]:
     """Run ``flash`` in-process; returns (exit code, stdout, stderr)."""
-    code = cli.main(args)
+    code = main(args)
     captured = capsys.readouterr()
     return code, captured.out, captured.err
 

@@ -11,22 +11,21 @@ from hypothesis import strategies as st
 from packaging.tags import Tag
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
-from flashbuild.audit import (
+from flashbuild.deps.audit import (
     InstallAuditError,
     audit_install,
     check_shared_object,
     find_top_level_clashes,
     is_shared_object_name,
     manylinux_platforms,
-    read_installed_dists,
     remove_install_leftovers,
     target_tags,
-    top_level_names,
     wheel_tags_fit,
 )
-from flashbuild.elf import ElfFormatError, read_elf
+from flashbuild.deps.elf import ElfFormatError, read_elf
+from flashbuild.deps.installed import read_installed_dists, top_level_names
 from flashbuild.errors import DependencyError
-from flashbuild.models import Target
+from flashbuild.records import Target
 
 from .elf import EM_AARCH64, shared_object
 from .wheelhouse import Dist, build_wheelhouse, install_wheel, uv_pip, write_wheel

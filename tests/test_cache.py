@@ -172,8 +172,8 @@ def test_cache_commands(project, wheelhouse, cache_dir, capsys):
 
 
 def test_scan_results_are_reused_and_damage_is_ignored(write_project, tmp_path):
-    from flashbuild.files import collect_project_files
-    from flashbuild.scan import scan_project
+    from flashbuild.source.files import collect_project_files
+    from flashbuild.source.scan import scan_project
 
     project = write_project(app(endpoint("cpu", ["appdep"], cpu=True), endpoint("gpu", [])))
     files = collect_project_files(project)

@@ -12,20 +12,21 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from flashbuild.checks import (
-    Finding,
-    check_imports,
-    check_sources,
+from flashbuild.checks.findings import Finding, sorted_findings
+from flashbuild.checks.run import check_sources
+from flashbuild.checks.undeclared import undeclared_imports
+from flashbuild.config.images import image_table
+from flashbuild.deps.installed import (
     endpoint_import_names,
     image_import_names,
     import_names_of,
-    local_module_names,
+    read_installed_dists,
 )
-from flashbuild.files import collect_project_files
-from flashbuild.images import image_table
-from flashbuild.models import BuildPlan, ScannedModule, ScanResult
-from flashbuild.plan import build_plan
-from flashbuild.scan import module_name, scan_project, scan_source
+from flashbuild.records import BuildPlan, ScannedModule, ScanResult
+from flashbuild.source.files import collect_project_files
+from flashbuild.source.modules import local_module_names, module_name
+from flashbuild.source.plan import build_plan
+from flashbuild.source.scan import scan_project, scan_source
 
 from .conftest import FIXTURES
 
@@ -100,12 +101,20 @@ def fixture_findings(relative: str) -> tuple[tuple[Finding, ...], dict, BuildPla
     return found, sources, plan, root
 
 
+def check_imports(plan: BuildPlan, *, import_names, image_modules, local_modules):
+    """The undeclared-import check, given what the dependencies and the images provide."""
+    provided = {e.name: import_names.get(e.name, frozenset()) | image_modules[e.name]
+                for e in plan.endpoints}
+    return sorted_findings(undeclared_imports(plan, provided=provided,
+                                              local_modules=frozenset(local_modules)))
+
+
 def fixture_import_findings(relative: str) -> tuple[Finding, ...]:
-    _, sources, plan, root = fixture_findings(relative)
+    _, _, plan, root = fixture_findings(relative)
     images = image_table()
     project = [p.relative_to(root).as_posix() for p in root.rglob("*.py")]
     return check_imports(
-        sources, plan,
+        plan,
         import_names={name: frozenset(names) for name, names in INSTALLED_IMPORT_NAMES.items()},
         image_modules={e.name: image_import_names(images, e.config.compute)
                        for e in plan.endpoints},
@@ -533,22 +542,27 @@ def test_class_endpoints_and_local_functions_are_not_checked_for_await():
     assert check(files) == []
 
 
-def test_plan_calls_must_cover_every_imported_endpoint_function():
-    sources, plan = plan_of(caller("return await prepare(text)"))
-    assert check_sources(sources, plan, shipped_paths=frozenset(sources),
-                         project_paths=frozenset(sources)) == ()
-    gpu = next(e for e in plan.endpoints if e.name == "gpu")
-    assert gpu.calls == ("cpu",)
-    functions = tuple(dataclasses.replace(f, calls=()) for f in gpu.functions)
-    broken = dataclasses.replace(
-        plan, endpoints=tuple(dataclasses.replace(e, functions=functions) if e is gpu else e
-                              for e in plan.endpoints))
-    found = check_sources(sources, broken, shipped_paths=frozenset(sources),
+@pytest.mark.parametrize("import_line, is_call", [
+    ("from cpu import prepare", True),  # the module that defines it
+    ("from helpers import prepare", True),  # a project module that re-exports it
+    ("from helpers.sub import prepare", True),  # a module of a project package
+    ("from other_dist import prepare", False),  # a dependency's function of the same name
+    ("from .cpu import prepare", False),  # beyond the top-level package: Python refuses it
+])
+def test_the_plan_and_the_call_check_share_one_rule(import_line, is_call):
+    gpu = ("from runpod_flash import Endpoint\n"
+           '@Endpoint(name="gpu")\n'
+           "async def infer(text):\n"
+           f"    {import_line}\n"
+           "    return prepare(text)\n")
+    files = {"cpu.py": CPU_ENDPOINT, "gpu.py": gpu, "helpers/__init__.py": "",
+             "helpers/sub.py": ""}
+    sources, plan = plan_of(files)
+    planned = next(e for e in plan.endpoints if e.name == "gpu")
+    assert planned.calls == (("cpu",) if is_call else ())
+    found = check_sources(sources, plan, shipped_paths=frozenset(sources),
                           project_paths=frozenset(sources))
-    assert summary(found) == [("plan-calls", "gpu.py:2"), ("plan-calls", "gpu.py:5")]
-    assert {f.severity for f in found} == {"error"}
-    assert "records calls ['cpu'] but its functions call []" in found[0].message
-    assert "misses the call from `infer` to endpoint 'cpu'" in found[1].message
+    assert [f.code for f in found] == (["not-awaited"] if is_call else [])
 
 
 # --- unshipped and module-level imports -------------------------------------------------------
@@ -629,10 +643,10 @@ def test_module_level_imports_of_dependencies():
 
 
 def imports_of(files, *, installed=None, images=None, local=frozenset()):
-    sources, plan = plan_of(files)
+    _, plan = plan_of(files)
     table = image_table(images)
     return check_imports(
-        sources, plan,
+        plan,
         import_names={name: frozenset(names) for name, names in (installed or {}).items()},
         image_modules={e.name: image_import_names(table, e.config.compute) for e in plan.endpoints},
         local_modules=local,
@@ -700,13 +714,13 @@ def test_import_names_of_installed_distributions(tmp_path):
     write_dist(tmp_path, "six", "1.16", ["six.py", "__pycache__/six.cpython-312.pyc"])
     write_dist(tmp_path, "legacy_pkg", "1", [], top_level=["legacy", "_legacy_speedups", ""])
     write_dist(tmp_path, "fast", "1", ["_fast.cpython-312-x86_64-linux-gnu.so", "fast.pth"])
-    assert import_names_of(tmp_path) == {
-        "fast": frozenset({"_fast"}),
-        "legacy-pkg": frozenset({"legacy", "_legacy_speedups"}),
-        "numpy": frozenset({"numpy"}),
-        "pyyaml": frozenset({"yaml", "_yaml"}),
-        "six": frozenset({"six"}),
-    }
+    assert import_names_of(tmp_path, read_installed_dists(tmp_path)) == (
+        ("fast", ("_fast",)),
+        ("legacy-pkg", ("_legacy_speedups", "legacy")),
+        ("numpy", ("numpy",)),
+        ("pyyaml", ("_yaml", "yaml")),
+        ("six", ("six",)),
+    )
 
 
 def test_image_import_names():
@@ -719,7 +733,7 @@ def test_image_import_names():
 
 
 def test_endpoint_import_names_fall_back_to_guesses_for_packages_not_installed():
-    installed = {"pyyaml": frozenset({"yaml", "_yaml"})}
+    installed = (("pyyaml", ("_yaml", "yaml")),)
     assert endpoint_import_names({"a": ["PyYAML", "torch", "Pillow"], "b": []}, installed) == {
         "a": frozenset({"yaml", "_yaml", "torch", "PIL"}),
         "b": frozenset(),

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from flashbuild.cli_output import Progress, live_output_allowed
+from flashbuild.cli.progress import Progress, live_output_allowed
 
 from .helpers import app, endpoint, run_cli
 

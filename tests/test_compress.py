@@ -1,4 +1,4 @@
-"""Tests for flashbuild.compress: parallel gzip that is deterministic and readable everywhere."""
+"""Tests for flashbuild.artifact.parallel_gzip: parallel gzip that is deterministic and readable everywhere."""
 
 from __future__ import annotations
 
@@ -24,8 +24,8 @@ import pytest
 from hypothesis import event, given
 from hypothesis import strategies as st
 
-from flashbuild import compress
-from flashbuild.compress import DEFAULT_BLOCK_SIZE, MIN_BLOCK_SIZE, ParallelGzipWriter
+from flashbuild.artifact import parallel_gzip as compress
+from flashbuild.artifact.parallel_gzip import DEFAULT_BLOCK_SIZE, MIN_BLOCK_SIZE, ParallelGzipWriter
 
 BLOCK = MIN_BLOCK_SIZE  # the smallest block gives many blocks from little data
 MTIME = 1_700_000_000

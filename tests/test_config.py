@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from flashbuild.config import BuildConfig
+from flashbuild.config.build_config import BuildConfig
 from flashbuild.errors import UsageError
 
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from flashbuild.dependencies import DependencyInputs, RequirementSource
+from flashbuild.config.images import image_table
+from flashbuild.deps.exclusion import select_packages
+from flashbuild.deps.records import DependencyInputs, RequirementSource, ResolvedPackage, Resolution
 from flashbuild.errors import SourceLocation
-from flashbuild.exclusion import select_packages
-from flashbuild.images import image_table
-from flashbuild.resolve import ResolvedPackage, Resolution
 
 IMAGES = image_table()
 

@@ -1,4 +1,4 @@
-"""Tests for flashbuild.files: which files of a project ship."""
+"""Tests for flashbuild.source.files: which files of a project ship."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from flashbuild import files as files_module
 from flashbuild.errors import SourceLocation, UsageError
-from flashbuild.files import DEFAULT_EXCLUDES, collect_project_files, is_secret
+from flashbuild.source import files as files_module
+from flashbuild.source.files import DEFAULT_EXCLUDES, collect_project_files, is_secret
 
 # --- helpers --------------------------------------------------------------------
 

@@ -432,12 +432,12 @@ def test_installed_wheel_renders_handlers_from_its_own_templates(copy_fixture, t
         subprocess.run([sys.executable, *args], cwd=outside, capture_output=True, text=True,
                        env={**os.environ, "PYTHONPATH": str(site_dir)}, timeout=300)
         for args in (
-            ["-c", "from flashbuild import render; print(render.templates_dir())"],
+            ["-c", "from flashbuild.render import handlers; print(handlers.templates_dir())"],
             ["-m", "flashbuild", "build", "--no-deps", "-o", str(from_wheel), str(project)],
         )
     ]
     assert probe.returncode == 0, probe.stderr
-    assert Path(probe.stdout.strip()) == (site_dir / "flashbuild" / "templates").resolve()
+    assert Path(probe.stdout.strip()) == (site_dir / "flashbuild" / "render" / "templates").resolve()
     assert built.returncode == 0, built.stderr
     # Same templates, same sources: the same bytes as a build from the checkout.
     assert from_wheel.read_bytes() == build_project(project).artifact.path.read_bytes()

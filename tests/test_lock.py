@@ -4,15 +4,23 @@ from __future__ import annotations
 
 import pytest
 
-from flashbuild.dependencies import DependencyInputs, RequirementSource, read_requirements_file
+from flashbuild._util.processes import CommandResult
+from flashbuild.config.images import image_table
+from flashbuild.deps.inputs import read_requirements_file
+from flashbuild.deps.lock import artifact_requirements, format_lock, parse_lock
+from flashbuild.deps.records import (
+    DependencyInputs,
+    Exclusion,
+    Lock,
+    LockHeader,
+    RequirementSource,
+    Selection,
+)
+from flashbuild.deps.resolve import parse_compiled
+from flashbuild.deps.uv import ResolverSettings
+from flashbuild.deps.uv_errors import explain_failure
 from flashbuild.errors import DependencyError, SourceCodeError, SourceLocation, UsageError
-from flashbuild.exclusion import Exclusion, Selection
-from flashbuild.images import image_table
-from flashbuild.lock import Lock, LockHeader, artifact_requirements, format_lock, parse_lock
-from flashbuild.models import IndexOptions, Target
-from flashbuild.resolve import ResolverSettings, parse_compiled
-from flashbuild.runner import CommandResult
-from flashbuild.uv_errors import explain_failure
+from flashbuild.records import IndexOptions, Target
 
 COMPILED = """\
 filelock==3.16.1

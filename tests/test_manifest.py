@@ -7,8 +7,8 @@ import json
 import jsonschema
 import pytest
 
-from flashbuild.manifest import manifest_schema
-from flashbuild.plan import config_hash
+from flashbuild.render.manifest import manifest_schema
+from flashbuild.source.plan import config_hash
 
 from .helpers import archive_text, build_project
 

@@ -16,10 +16,11 @@ from click.testing import CliRunner
 
 from flashbuild import __version__
 from flashbuild.errors import UsageError
-from flashbuild.inspect_manifest import diff_manifests, load_manifest
-from flashbuild.json_diff import diff_values
-from flashbuild.manifest import manifest_bytes
-from flashbuild.manifest_cli import manifest
+from flashbuild.cli.manifest import manifest
+from flashbuild.inspect.diff import diff_manifests
+from flashbuild.inspect.json_diff import diff_values
+from flashbuild.inspect.load import load_manifest
+from flashbuild.render.manifest import manifest_bytes
 
 from .helpers import build_project, run_cli
 
@@ -423,7 +424,7 @@ def test_exit_code_from_a_separate_process(project, snapshot):
     edit(project / "cpu_worker.py", "workers=5", "workers=6")
     new = snapshot(project)
     command = [sys.executable, "-c",
-               "from flashbuild.manifest_cli import manifest; manifest(prog_name='flash manifest')"]
+               "from flashbuild.cli.manifest import manifest; manifest(prog_name='flash manifest')"]
     changed = subprocess.run([*command, "diff", "--exit-code", str(old), str(new)],
                              capture_output=True, text=True)
     same = subprocess.run([*command, "diff", "--exit-code", str(old), str(old)],

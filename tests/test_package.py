@@ -1,4 +1,4 @@
-"""Tests for flashbuild.package: deterministic, validated, atomic tar.gz writing."""
+"""Tests for flashbuild.artifact: deterministic, validated, atomic tar.gz writing."""
 
 from __future__ import annotations
 
@@ -15,18 +15,18 @@ from pathlib import Path
 
 import pytest
 
-from flashbuild import archive, models
-from flashbuild.errors import PackagingError, UsageError
-from flashbuild.package import (
-    DEFAULT_SOURCE_DATE_EPOCH,
+from flashbuild import records as models
+from flashbuild._util.files import atomic_write_bytes
+from flashbuild.artifact import tar as archive
+from flashbuild.artifact.members import (
     ArchiveMember,
-    atomic_write_bytes,
     members_from_directory,
     members_from_project_files,
     members_from_rendered,
-    source_date_epoch,
-    write_artifact,
 )
+from flashbuild.artifact.write import write_artifact
+from flashbuild.config.environment import DEFAULT_SOURCE_DATE_EPOCH, source_date_epoch
+from flashbuild.errors import PackagingError, UsageError
 
 MTIME = 1_700_000_000
 PREVIOUS = b"previous artifact, must survive failures"
@@ -407,7 +407,8 @@ FULL_DISK_SCRIPT = """
 import resource, signal, sys
 from pathlib import Path
 from flashbuild.errors import PackagingError
-from flashbuild.package import ArchiveMember, write_artifact
+from flashbuild.artifact.members import ArchiveMember
+from flashbuild.artifact.write import write_artifact
 
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit then fails with EFBIG
 hard = resource.getrlimit(resource.RLIMIT_FSIZE)[1]

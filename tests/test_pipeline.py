@@ -261,7 +261,7 @@ def test_installed_wheel_finds_its_templates(tmp_path):
     shutil.rmtree(source)  # nothing may come from the checkout
     app = tmp_path / "app"
     shutil.copytree(FIXTURES / "example-app", app)
-    location = run(str(python), "-c", "import flashbuild.render as r; print(r.templates_dir())")
+    location = run(str(python), "-c", "import flashbuild.render.handlers as r; print(r.templates_dir())")
     assert str(venv) in location
     run(str(venv / "bin" / "flash"), "build", "--no-deps", str(app))
     names = archive_names(app / ".flash" / "artifact.tar.gz")

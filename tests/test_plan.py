@@ -8,9 +8,10 @@ from textwrap import dedent
 import pytest
 
 from flashbuild.errors import SourceCodeError
-from flashbuild.models import BuildPlan, PlannedEndpoint, ScannedModule, ScanResult
-from flashbuild.plan import build_plan
-from flashbuild.scan import module_name, scan_source
+from flashbuild.records import BuildPlan, PlannedEndpoint, ScannedModule, ScanResult
+from flashbuild.source.modules import module_name
+from flashbuild.source.plan import build_plan
+from flashbuild.source.scan import scan_source
 
 
 def plan(files: dict[str, str], python_version: str = "3.12") -> BuildPlan:

@@ -28,32 +28,30 @@ import pytest
 from click.testing import CliRunner
 
 from flashbuild.errors import UsageError
-from flashbuild.images import image_table
-from flashbuild.models import IndexOptions
-from flashbuild.preview import (
-    HOST,
-    EndpointService,
-    Preview,
-    PreviewError,
-    RunningEndpoint,
-    allocate_ports,
-    plan_services,
-    port_is_free,
-    service_command,
-    service_environment,
-    start_child,
-    unpack_artifact,
-)
-from flashbuild.preview_cli import preview, preview_text
-from flashbuild.preview_router import CallRouter
-from flashbuild.preview_runtime import (
+from flashbuild._util.processes import start_child
+from flashbuild.cli.preview import preview, preview_text
+from flashbuild.config.images import image_table
+from flashbuild.errors import PreviewError
+from flashbuild.pipeline import build
+from flashbuild.preview.router import CallRouter
+from flashbuild.preview.runtime import (
     RuntimeEnvironment,
-    build_for_preview,
     ensure_runtime,
     preview_build_config,
     runtime_key,
     runtime_packages,
 )
+from flashbuild.preview.services import (
+    HOST,
+    EndpointService,
+    allocate_ports,
+    plan_services,
+    port_is_free,
+    service_command,
+    service_environment,
+)
+from flashbuild.preview.session import Preview, RunningEndpoint, unpack_artifact
+from flashbuild.records import IndexOptions
 
 from .conftest import REPO_ROOT
 from .helpers import build_project
@@ -283,7 +281,7 @@ def test_preview_build_keeps_the_deployable_manifest(write_project):
     deployable = project / ".flash" / "flash_manifest.json"
     deployable.parent.mkdir()
     deployable.write_text('{"python_version": "3.12"}')
-    build_for_preview(config)
+    build(config)
     assert config.output.is_file()
     assert config.manifest_path == project.resolve() / ".flash" / "preview" / "flash_manifest.json"
     assert config.manifest_path.is_file()
@@ -320,7 +318,7 @@ def test_a_cached_runtime_is_used_without_running_uv(tmp_path, monkeypatch):
     def no_commands(*args, **kwargs):
         raise AssertionError("uv must not run for a cached runtime")
 
-    monkeypatch.setattr("flashbuild.preview_runtime.run_command", no_commands)
+    monkeypatch.setattr("flashbuild.preview.runtime.run_command", no_commands)
     runtime = ensure_runtime(packages, cache_root=tmp_path / "cache")
     assert (runtime.root, runtime.from_cache) == (root, True)
     assert runtime.python == root / "bin" / "python"
@@ -428,7 +426,7 @@ def test_an_endpoint_that_never_answers_is_stopped_after_the_timeout(
         started_pids.append(process.pid)
         return process
 
-    monkeypatch.setattr("flashbuild.preview.start_child", recording_start_child)
+    monkeypatch.setattr("flashbuild.preview.session.start_child", recording_start_child)
     announced = []
     session = Preview(artifact=artifact, runtime=stand_in_runtime, log_dir=tmp_path / "logs",
                       first_port=_free_port(), startup_timeout=3, listener=announced.append)

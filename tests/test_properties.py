@@ -15,10 +15,10 @@ import jsonschema
 from hypothesis import given
 from hypothesis import strategies as st
 
-from flashbuild.files import collect_project_files
-from flashbuild.manifest import manifest_schema
-from flashbuild.plan import build_plan
-from flashbuild.scan import scan_project
+from flashbuild.render.manifest import manifest_schema
+from flashbuild.source.files import collect_project_files
+from flashbuild.source.plan import build_plan
+from flashbuild.source.scan import scan_project
 
 from .generated_apps import (
     AppSpec,

@@ -7,9 +7,10 @@ from textwrap import dedent
 import pytest
 
 from flashbuild.errors import SourceCodeError
-from flashbuild.files import collect_project_files
-from flashbuild.models import FunctionDecl
-from flashbuild.scan import module_name, scan_project, scan_source
+from flashbuild.records import FunctionDecl
+from flashbuild.source.files import collect_project_files
+from flashbuild.source.modules import module_name
+from flashbuild.source.scan import scan_project, scan_source
 
 
 def scan(text: str, path: str = "app.py") -> tuple[FunctionDecl, ...]:

@@ -7,7 +7,8 @@ import os
 import pytest
 
 from flashbuild.errors import SizeLimitError, UsageError
-from flashbuild.sizes import DEFAULT_MAX_SIZE, human, parse_size
+from flashbuild._util.units import human, parse_size
+from flashbuild.config.build_config import DEFAULT_MAX_SIZE
 
 from .helpers import app, endpoint, run_cli
 
@@ -102,8 +103,8 @@ def test_cap_from_pyproject(write_project, capsys):
 
 
 def test_unpacked_sizes_count_the_files_each_record_lists(wheelhouse, tmp_path):
-    from flashbuild.audit import read_installed_dists
-    from flashbuild.sizes import unpacked_sizes
+    from flashbuild.deps.installed import read_installed_dists
+    from flashbuild.deps.installed import unpacked_sizes
 
     from .wheelhouse import install_wheel
 

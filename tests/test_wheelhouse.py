@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from packaging.utils import canonicalize_name, parse_sdist_filename, parse_wheel_filename
 
-from flashbuild.models import Target
+from flashbuild.records import Target
 
 from .elf import EM_AARCH64, EM_X86_64, elf_hash, shared_object
 from .wheelhouse import Dist, build_wheelhouse, uv_pip

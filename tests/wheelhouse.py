@@ -28,8 +28,8 @@ from pathlib import Path
 
 from uv import find_uv_bin
 
-from flashbuild.models import Target
-from flashbuild.runner import CommandResult, run_command
+from flashbuild._util.processes import CommandResult, run_command
+from flashbuild.records import Target
 
 from .elf import EM_AARCH64, shared_object
 

@@ -1,0 +1,132 @@
+"""File operations that must be done one careful way: atomic replacement,
+hashing, private staging directories and safe extraction.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import secrets
+import shutil
+import tarfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from ..errors import PackagingError
+
+COPY_CHUNK = 1 << 20
+STALE_SECONDS = 24 * 3600  # a staging directory this old belongs to a build that died
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 of a file's contents, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(COPY_CHUNK), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def temp_name(path: Path) -> str:
+    """The name of the temp file that becomes ``path``: ``.artifact.tar.gz.tmp-<random>``."""
+    return f".{path.name}.tmp-{secrets.token_hex(8)}"
+
+
+def is_temp_of(candidate: Path, path: Path) -> bool:
+    """Whether ``candidate`` is a temp file of ``path`` (one a killed writer left)."""
+    return candidate.parent == path.parent and candidate.name.startswith(f".{path.name}.tmp-")
+
+
+def write_error(path: Path, exc: OSError) -> PackagingError:
+    """The error for an output that cannot be written."""
+    return PackagingError(
+        f"cannot write {path}: {exc.strerror or exc}.",
+        hint="Check free space and permissions of the output directory.",
+    )
+
+
+@contextlib.contextmanager
+def atomic_file(path: Path, *, durable: bool = True) -> Iterator[BinaryIO]:
+    """Yield a temp file beside ``path`` that replaces it only if the block succeeds.
+
+    Readers see the old file or the new one, never a mix; a failure (or a
+    kill) leaves the old file and at most a temp file that :func:`is_temp_of`
+    recognises. ``durable`` also fsyncs the file and the rename, for outputs a
+    user keeps; a cache entry that can be recomputed skips that cost.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temp = path.parent / temp_name(path)
+        # os.open with 0o666 lets the umask decide the mode, as for any new file
+        # (mkstemp would leave the artifact readable by its owner only).
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+        file = os.fdopen(os.open(temp, flags, 0o666), "wb")
+    except OSError as exc:
+        raise write_error(path, exc) from None
+    try:
+        try:
+            yield file
+            file.flush()
+            if durable:
+                os.fsync(file.fileno())
+            file.close()
+            os.replace(temp, path)
+        except OSError as exc:
+            raise write_error(path, exc) from None
+    except BaseException:
+        with contextlib.suppress(OSError):
+            file.close()
+        with contextlib.suppress(OSError):
+            temp.unlink()
+        raise
+    if durable:
+        _fsync_directory(path.parent)
+
+
+def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None:
+    """Replace ``path`` with ``data`` (see :func:`atomic_file`)."""
+    with atomic_file(path, durable=durable) as file:
+        file.write(data)
+
+
+def _fsync_directory(directory: Path) -> None:
+    with contextlib.suppress(OSError):  # persist the rename too; best effort, not every OS can
+        handle = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(handle)
+        finally:
+            os.close(handle)
+
+
+def staging_directory(parent: Path, prefix: str = "") -> Path:
+    """A new private directory ``parent/<prefix><pid>-<random>`` to build something in.
+
+    Whatever is built there is moved into place whole with ``os.replace``, so a
+    killed build leaves only its staging directory; those older than a day are
+    swept here. Raises ``OSError``.
+    """
+    parent.mkdir(parents=True, exist_ok=True)
+    now = time.time()
+    for leftover in parent.glob(f"{prefix}*"):
+        with contextlib.suppress(OSError):
+            if now - leftover.stat().st_mtime > STALE_SECONDS:
+                shutil.rmtree(leftover, ignore_errors=True)
+    directory = parent / f"{prefix}{os.getpid()}-{secrets.token_hex(6)}"
+    directory.mkdir()
+    return directory
+
+
+def safe_extract(archive: Path, destination: Path) -> None:
+    """Extract a tar archive (any compression) without links or paths out of ``destination``.
+
+    Raises ``OSError``, ``tarfile.TarError`` or ``ValueError``.
+    """
+    destination.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(archive, "r:*") as opened:
+        if hasattr(tarfile, "data_filter"):  # Python 3.10.12+ / 3.11.4+
+            opened.extractall(destination, filter="data")
+        else:  # pragma: no cover - Python without extraction filters
+            opened.extractall(destination)

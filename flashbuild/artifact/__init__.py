@@ -1,0 +1,1 @@
+"""The artifact: archive members, the tar stream, parallel gzip and atomic output."""

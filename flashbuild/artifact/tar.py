@@ -1,0 +1,130 @@
+"""The tar stream of the artifact, written in parts.
+
+An artifact is one or two gzip members: the app part (project files,
+handlers, manifest) and, when dependencies are installed, the dependency part,
+which is cached and reused as compressed bytes. Concatenated gzip members
+decompress to the concatenated tar streams, so only the last part carries the
+end-of-archive blocks and every reader (``tar xzf``, Python's ``tarfile``)
+sees a single archive. Headers are PAX, entries sorted within each part,
+owners root with empty names, modes normalised, one fixed mtime.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import tarfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Protocol
+
+from .._util.files import COPY_CHUNK
+from ..errors import PackagingError
+
+BLOCK_SIZE = tarfile.BLOCKSIZE  # 512
+END_OF_ARCHIVE = bytes(2 * BLOCK_SIZE)
+FILE_MODE = 0o644
+EXECUTABLE_MODE = 0o755
+DIRECTORY_MODE = 0o755
+SYMLINK_MODE = 0o777
+
+
+class Writer(Protocol):
+    def write(self, data: bytes) -> int: ...
+
+
+class ArchiveEntry(Protocol):
+    """What :func:`write_tar_part` needs of a member (see ``members.ArchiveMember``)."""
+
+    source: Path | None
+    data: bytes | None
+    link_target: str | None
+    executable: bool
+
+
+def _header(info: tarfile.TarInfo) -> bytes:
+    return info.tobuf(tarfile.PAX_FORMAT, "utf-8", "surrogateescape")
+
+
+def _padding(size: int) -> bytes:
+    return bytes(-size % BLOCK_SIZE)
+
+
+def write_tar_part(
+    entries: Iterable[tuple[str, ArchiveEntry | None]],
+    out: Writer,
+    *,
+    mtime: int,
+    final: bool,
+) -> int:
+    """Write ``(name, member or None for a directory)`` entries; return the count.
+
+    ``final`` adds the end-of-archive blocks: only the last part has them.
+    """
+    count = 0
+    for name, member in entries:
+        _write_entry(out, name, member, mtime)
+        count += 1
+    if final:
+        out.write(END_OF_ARCHIVE)
+    return count
+
+
+def _write_entry(out: Writer, name: str, member: ArchiveEntry | None, mtime: int) -> None:
+    info = tarfile.TarInfo(name)
+    info.mtime, info.uid, info.gid, info.uname, info.gname = mtime, 0, 0, "", ""
+    if member is None:
+        info.type, info.mode = tarfile.DIRTYPE, DIRECTORY_MODE
+        out.write(_header(info))
+        return
+    info.mode = EXECUTABLE_MODE if member.executable else FILE_MODE
+    if member.link_target is not None:
+        info.type, info.mode, info.linkname = tarfile.SYMTYPE, SYMLINK_MODE, member.link_target
+        out.write(_header(info))
+    elif member.data is not None:
+        info.size = len(member.data)
+        out.write(_header(info))
+        out.write(member.data)
+        out.write(_padding(info.size))
+    else:
+        assert member.source is not None
+        _write_source_file(out, info, member.source)
+
+
+def _write_source_file(out: Writer, info: tarfile.TarInfo, source: Path) -> None:
+    """Stream ``source`` into the archive; its size must not change while it is read."""
+    try:
+        # O_NONBLOCK so a FIFO in place of the file is refused below instead of hanging.
+        flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+        with os.fdopen(os.open(source, flags), "rb") as stream:
+            status = os.fstat(stream.fileno())
+            if not stat.S_ISREG(status.st_mode):
+                raise PackagingError(
+                    f"cannot package {source} (archive member {info.name!r}): not a regular file.",
+                    hint="Replace it with a regular file or exclude it.",
+                )
+            info.size = status.st_size
+            out.write(_header(info))
+            remaining = info.size
+            while remaining:
+                chunk = stream.read(min(COPY_CHUNK, remaining))
+                if not chunk:
+                    raise PackagingError(
+                        f"{source} (archive member {info.name!r}) shrank while it was packaged.",
+                        hint="Do not modify the project while it is being built.",
+                    )
+                out.write(chunk)
+                remaining -= len(chunk)
+            out.write(_padding(info.size))
+    except OSError as exc:
+        raise PackagingError(
+            f"cannot read {source} (archive member {info.name!r}): {exc.strerror or exc}.",
+            hint="Make sure the file exists, is readable and does not change during the build.",
+        ) from None
+
+
+def copy_part(path: Path, out: Writer) -> None:
+    """Append an already compressed part (a cached gzip member) to the output."""
+    with path.open("rb") as stream:
+        for chunk in iter(lambda: stream.read(COPY_CHUNK), b""):
+            out.write(chunk)

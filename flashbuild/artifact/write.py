@@ -1,0 +1,151 @@
+"""Write the artifact: a deterministic ``.tar.gz``, replaced atomically.
+
+Same member contents, same bytes: entries sorted by path components, a fixed
+mtime, root ownership and normalised modes, and a gzip header without name or
+time. Members are validated before the disk is touched, and the output only
+changes by ``os.replace`` of a complete, fsynced temp file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from .._util.files import atomic_file, write_error
+from ..errors import PackagingError, SizeLimitError
+from ..records import Artifact
+from .members import ArchiveMember, Entry, plan_entries
+from .parallel_gzip import ParallelGzipWriter
+from .tar import copy_part, write_tar_part
+
+
+@dataclass(frozen=True, kw_only=True)
+class Part:
+    """A compressed archive part on disk: one gzip member of tar entries."""
+
+    path: Path
+    size: int
+    sha256: str
+    entries: int
+    top_levels: tuple[str, ...]  # first path components of its entries, sorted
+
+
+def write_part(
+    members: Iterable[ArchiveMember],
+    output: Path,
+    *,
+    mtime: int,
+    compresslevel: int = 6,
+    threads: int | None = None,
+) -> Part:
+    """Write ``members`` as a final (end-of-archive) part to ``output``, atomically."""
+    _check_mtime(mtime)
+    entries = plan_entries(members)
+    sink = _write_gzip(entries, output, mtime=mtime, compresslevel=compresslevel, threads=threads)
+    return Part(
+        path=output,
+        size=sink.size,
+        sha256=sink.hexdigest(),
+        entries=len(entries),
+        top_levels=tuple(sorted(_top_levels(entries))),
+    )
+
+
+def write_artifact(
+    members: Iterable[ArchiveMember],
+    output: Path,
+    *,
+    mtime: int,
+    compresslevel: int = 6,
+    threads: int | None = None,
+    tail: Part | None = None,
+    max_size: int | None = None,
+) -> Artifact:
+    """Write ``members`` (then the compressed ``tail`` part) to ``output`` as a ``.tar.gz``.
+
+    Parent directories are added automatically. All members are validated
+    first; on any failure, including the artifact growing past ``max_size``
+    bytes, the previous ``output`` is left as it was and no temp file remains.
+    """
+    _check_mtime(mtime)
+    entries = plan_entries(members)
+    if tail is not None:
+        clashes = sorted(_top_levels(entries) & set(tail.top_levels))
+        if clashes:
+            raise PackagingError(
+                f"{', '.join(repr(c) for c in clashes)} would be both a project path and "
+                "installed by a dependency.",
+                hint="Rename the project's file or package, or exclude the dependency.",
+            )
+    sink = _write_gzip(entries, output, mtime=mtime, compresslevel=compresslevel,
+                       threads=threads, tail=tail, max_size=max_size)
+    return Artifact(
+        path=output,
+        size=sink.size,
+        sha256=sink.hexdigest(),
+        entries=len(entries) + (tail.entries if tail is not None else 0),
+    )
+
+
+def _write_gzip(
+    entries: list[Entry],
+    output: Path,
+    *,
+    mtime: int,
+    compresslevel: int,
+    threads: int | None,
+    tail: Part | None = None,
+    max_size: int | None = None,
+) -> _HashingSink:
+    """Compress ``entries`` (then append ``tail``) into ``output`` atomically; the counted sink.
+
+    Only the last part of an archive carries the end-of-archive blocks.
+    """
+    with atomic_file(output) as file:
+        sink = _HashingSink(file, output, limit=max_size)
+        with ParallelGzipWriter(sink, level=compresslevel, threads=threads) as gz:
+            write_tar_part(entries, gz, mtime=mtime, final=tail is None)
+        if tail is not None:
+            copy_part(tail.path, sink)
+    return sink
+
+
+def _top_levels(entries: list[Entry]) -> set[str]:
+    return {name.split("/")[0] for name, _ in entries}
+
+
+def _check_mtime(mtime: int) -> None:
+    # A float mtime would make tarfile add a fractional "mtime" pax record.
+    if type(mtime) is not int or mtime < 0:
+        raise ValueError(f"mtime must be a non-negative int, got {mtime!r}")
+
+
+class _HashingSink:
+    """Forwards writes to the temp file, hashing and counting them on the way."""
+
+    def __init__(self, file: BinaryIO, path: Path, limit: int | None = None) -> None:
+        self._file, self._path, self._sha256, self.size = file, path, hashlib.sha256(), 0
+        self._limit = limit
+
+    def write(self, data: bytes) -> int:
+        written = memoryview(data).nbytes
+        if self._limit is not None and self.size + written > self._limit:
+            # Stop as soon as the cap is passed rather than compressing the rest.
+            raise SizeLimitError(
+                f"the artifact exceeds the size cap of {self._limit:,} bytes.",
+                hint="Leave packages out with --exclude, or raise the cap with --max-size.",
+            )
+        try:
+            self._file.write(data)
+        except OSError as exc:
+            # Not an OSError any more, so it cannot pass for a read error of a source file.
+            raise write_error(self._path, exc) from None
+        self._sha256.update(data)
+        self.size += written
+        return written
+
+    def hexdigest(self) -> str:
+        return self._sha256.hexdigest()

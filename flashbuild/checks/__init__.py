@@ -1,0 +1,1 @@
+"""Static checks for the Flash docs' most common mistakes, run at build time."""

@@ -1,0 +1,153 @@
+"""Run the static checks inside a build and decide what their findings mean.
+
+User code is parsed with libcst, never imported or run. Each problem is a
+:class:`~flashbuild.checks.findings.Finding` at the ``file:line:col`` of the
+offending use:
+
+``scope``
+    An endpoint body reads a module-level import, function, class or
+    variable that is not a constant literal. In live mode only the body
+    travels to the worker, so the name does not exist there.
+``module-level-import``
+    A file that defines endpoints imports a third-party package at module
+    level: the import runs on the developer's machine, not in the body.
+``unshipped-import``
+    An endpoint imports a project module that the ignore rules leave out of
+    the artifact; the import fails on the worker (always an error).
+``not-awaited``
+    A call of another endpoint's function (imported inside the body with
+    ``from module import function``) whose coroutine is neither awaited nor
+    handed to ``asyncio.gather``/``create_task``/``run``/..., directly or
+    through a variable or list. A sync caller cannot await, so a call from
+    one is reported unless its coroutine goes to ``asyncio.run``.
+``undeclared-import``
+    A body imports a third-party module that neither the endpoint's
+    dependencies, its base image nor the standard library provides.
+
+Decisions: ``global`` declarations are trusted; annotations and the
+endpoint's own decorators and default values are not checked (they are
+evaluated where the function is defined; the defaults are stored on the
+function); an endpoint may name itself; everything inside an endpoint
+class's body is checked; a module-level ``from runpod_flash import X`` read
+in a body is reported like any import (the SDK is on every worker, but the
+name is not bound in the body). Names come from an own scope walk
+(:mod:`flashbuild.checks.name_scopes`), not libcst's ``ScopeProvider``, which
+resolves several local bindings to the module.
+
+Warnings go to the build's warnings (``--strict`` makes any of them fail the
+build); ``unshipped-import`` is always a source error. Source checks depend
+only on the shipped code and the set of project files, so their findings are
+cached like scan results and an unchanged project does not load the parser.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+from .. import __version__
+from ..cache import cached_tuple
+from ..errors import SourceCodeError, StaticCheckError
+from ..records import BuildPlan, BuildWarning, ProjectFiles
+from ..source.files import project_python_paths
+from ..source.modules import local_module_names, module_name
+from .findings import Finding, planned_functions, sorted_findings
+from .undeclared import undeclared_imports
+
+
+def source_findings(
+    files: ProjectFiles, plan: BuildPlan, *, cache_dir: Path | None
+) -> tuple[Finding, ...]:
+    """Scope, call and import-placement findings for the shipped code, cached."""
+    sources = {
+        file.path: file.source.read_bytes()
+        for file in files.files
+        if file.path.endswith(".py") and file.link_target is None
+    }
+    shipped = frozenset(file.path for file in files.files)
+    project = project_python_paths(files.root)
+    digest = hashlib.sha256(f"{__version__}\0".encode())
+    for path in sorted(sources):
+        digest.update(f"{path}\0".encode() + hashlib.sha256(sources[path]).digest())
+    digest.update("\0".join(sorted(shipped)).encode() + b"\1" + "\0".join(sorted(project)).encode())
+    entry = cache_dir / "checks" / f"{digest.hexdigest()}.pickle" if cache_dir else None
+    return cached_tuple(entry, Finding, lambda: check_sources(
+        sources, plan, shipped_paths=shipped, project_paths=project))
+
+
+def check_sources(
+    sources: Mapping[str, bytes],
+    plan: BuildPlan,
+    *,
+    shipped_paths: frozenset[str],
+    project_paths: frozenset[str],
+) -> tuple[Finding, ...]:
+    """Scope, cross-endpoint call, unshipped-import and module-level-import findings.
+
+    ``sources`` maps the POSIX path of every shipped ``.py`` file to its bytes;
+    ``project_paths`` lists every ``.py`` file of the project, shipped or not.
+    """
+    # The parser loads on first use, as in the scan.
+    from .calls import not_awaited_calls
+    from .imports import module_level_dependency_imports, unshipped_imports
+    from .parsed import SourceFiles
+    from .scope import scope_findings
+
+    files = SourceFiles(sources)
+    registry = {decl.name: decl for _, decl in planned_functions(plan)}
+    project_modules = {module_name(p): p for p in sorted(project_paths | shipped_paths)
+                       if p.endswith(".py")}
+    shipped_modules = frozenset(module_name(path) for path in sources)  # as the plan saw them
+    findings: list[Finding] = []
+    for _, decl in planned_functions(plan):
+        parsed = files.get(decl.file)
+        definition = parsed.definition(decl) if parsed is not None else None
+        if parsed is None or definition is None:
+            continue
+        scope = parsed.walker.definition_scopes[definition]
+        findings += scope_findings(parsed, decl, scope, registry)
+        findings += not_awaited_calls(parsed, decl, definition, scope, registry, shipped_modules)
+    findings += unshipped_imports(files, plan, project_modules, shipped_paths)
+    local = local_module_names(project_paths | shipped_paths)
+    for path in sorted({decl.file for _, decl in planned_functions(plan)}):
+        parsed = files.get(path)
+        if parsed is not None:
+            findings += module_level_dependency_imports(parsed, local)
+    return sorted_findings(findings)
+
+
+def import_findings(
+    files: ProjectFiles, plan: BuildPlan, provided: Mapping[str, frozenset[str]]
+) -> tuple[Finding, ...]:
+    """Imports in endpoint bodies that nothing provides.
+
+    ``provided`` maps each endpoint to the import names of its installed
+    dependencies and of its base image; the standard library and the project's
+    own modules count as provided too.
+    """
+    local = local_module_names(project_python_paths(files.root))
+    return sorted_findings(undeclared_imports(plan, provided=provided, local_modules=local))
+
+
+def enforce(findings: Iterable[Finding], *, strict: bool) -> tuple[BuildWarning, ...]:
+    """Raise for errors (and, with ``strict``, for warnings); return the warnings."""
+    findings = tuple(findings)
+    errors = [f for f in findings if f.severity == "error"]
+    if errors:
+        raise SourceCodeError(
+            "\n".join(f.message + f" [{f.code}]" for f in errors),
+            location=errors[0].location,
+            related=tuple(f.location for f in errors[1:]),
+            hint="Ship the imported module (check .gitignore, .flashignore and [tool.flash] "
+            "ignore), or stop importing it.",
+        )
+    warnings = [f for f in findings if f.severity == "warning"]
+    if strict and warnings:
+        raise StaticCheckError(
+            f"{len(warnings)} static check warning{'s' * (len(warnings) != 1)} with --strict:\n"
+            + "\n".join(f"  {f}" for f in warnings),
+            location=warnings[0].location,
+            hint="Fix the code as each warning says, or build without --strict.",
+        )
+    return tuple(f.as_build_warning() for f in warnings)

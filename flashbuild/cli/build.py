@@ -1,0 +1,100 @@
+"""``flash build`` and ``flash lock``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .. import pipeline
+from ..config.build_config import BuildConfig
+from .options import dependency_options
+from .preview import run_preview
+from .progress import Progress, command_echo
+from .report import build_document, build_text, display_path, dry_run_document, dry_run_text
+
+
+@click.command()
+@dependency_options
+@click.option("--no-deps", is_flag=True,
+              help="Package code, handlers and manifest only; install no dependencies.")
+@click.option("--locked", is_flag=True,
+              help="Fail unless flash.lock exists and matches the declared dependencies.")
+@click.option("--keep-build", is_flag=True,
+              help="Keep .flash/.build (the unpacked artifact) after a successful build.")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write the artifact.  [default: PROJECT_DIR/.flash/artifact.tar.gz]")
+@click.option("--exclude", multiple=True, metavar="NAMES",
+              help="Packages to leave out of the artifact, with what only they need "
+              "(comma-separated, repeatable).")
+@click.option("--max-size", metavar="SIZE", default=None,
+              help="Size cap of the compressed artifact: bytes or 500MB, 1.5GB, 2GiB.  "
+              "[default: [tool.flash] max-size, else 1.5GB]")
+@click.option("--compression-level", type=click.IntRange(0, 9), default=None,
+              help="gzip level, 0 (store) to 9.  [default: [tool.flash] compression-level, else 6]")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="Compression threads (the output does not depend on it).  [default: CPUs]")
+@click.option("--no-cache", is_flag=True,
+              help="Neither read nor write the dependency cache.")
+@click.option("--strict", is_flag=True,
+              help="Fail (exit 7) when the static checks find anything to fix.")
+@click.option("--preview", "then_preview", is_flag=True,
+              help="After building, serve the app locally (see flash preview).")
+@click.option("--dry-run", is_flag=True,
+              help="Resolve and report sizes and exclusions; install and write nothing.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print one JSON document on stdout (human output stays on stderr).")
+@click.pass_context
+def build(ctx: click.Context, project_dir: Path, verbose: int, quiet: bool, dry_run: bool,
+          as_json: bool, then_preview: bool, **options: Any) -> int:
+    """Build PROJECT_DIR (default: the current directory) into .flash/artifact.tar.gz."""
+    ctx.obj.update(verbose=verbose, json=as_json)
+    config = BuildConfig.create(project_dir=project_dir, **options)
+    show_command = command_echo(verbose, quiet)
+    if dry_run:
+        report = pipeline.dry_run(config, on_command=show_command)
+        if as_json:
+            click.echo(json.dumps(dry_run_document(report), indent=2, sort_keys=True))
+        else:
+            click.echo(dry_run_text(report))
+        return 0
+    progress = Progress(sys.stderr, enabled=not quiet)
+    try:
+        result = pipeline.build(config, on_stage=progress.stage, on_command=show_command)
+    finally:
+        progress.close()
+    if not quiet:
+        for warning in result.warnings:
+            click.echo(f"flash: warning: {warning}", err=True)
+        click.echo(build_text(result, verbose=bool(verbose)), err=True)
+    if as_json:
+        click.echo(json.dumps(build_document(result), indent=2, sort_keys=True))
+    if then_preview:
+        return run_preview(
+            project_dir, as_json=as_json, verbose=verbose, quiet=quiet,
+            no_deps=options["no_deps"], index_url=options["index_url"],
+            extra_index_urls=options["extra_index_urls"], find_links=options["find_links"],
+            no_index=options["no_index"],
+        )
+    return 0
+
+
+@click.command()
+@dependency_options
+@click.pass_context
+def lock(ctx: click.Context, project_dir: Path, verbose: int, quiet: bool,
+         **options: Any) -> int:
+    """Resolve PROJECT_DIR's dependencies and write flash.lock at its root."""
+    ctx.obj["verbose"] = verbose
+    config = BuildConfig.create(project_dir=project_dir, **options)
+    path, written = pipeline.lock(config, on_command=command_echo(verbose, quiet))
+    if not quiet:
+        click.echo(
+            f"Wrote {display_path(path)}: {len(written.resolution.packages)} packages for "
+            f"Python {written.header.python_version} on {written.header.platform}",
+            err=True,
+        )
+    return 0

@@ -1,0 +1,78 @@
+"""The ``flash`` command line: argv -> command -> exit code.
+
+The ``cli`` package is the only part of flashbuild that prints or chooses an
+exit code. stdout carries each command's result (``--json`` documents, the
+``--dry-run`` table, ``manifest show|diff`` reports, ``cache info``); stderr
+carries progress, summaries, warnings and errors.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import click
+
+from .. import __version__
+from ..errors import FlashBuildError, InternalError, UsageError
+from .build import build, lock
+from .cache import cache
+from .manifest import manifest
+from .preview import preview
+from .report import INTERRUPTED, error_document, report_error
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="flash")
+def cli() -> None:
+    """Build Flash apps into deployable artifacts."""
+
+
+for command in (build, lock, cache, manifest, preview):
+    cli.add_command(command)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI and return its exit code (the console script exits with it)."""
+    state: dict[str, Any] = {"verbose": 0, "json": False}  # set once a command parses its options
+    args = list(argv if argv is not None else sys.argv[1:])
+    try:
+        with cli.make_context("flash", args, obj=state) as ctx:
+            result = cli.invoke(ctx)
+        return result if isinstance(result, int) else 0
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        return _report_click_error(exc, args)
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        click.echo("flash: interrupted", err=True)
+        return INTERRUPTED
+    except FlashBuildError as error:
+        report_error(error, as_json=state["json"], verbose=state["verbose"])
+        return error.exit_code
+    except Exception as exc:  # a bug: say so, show the traceback on request
+        error = InternalError(
+            f"{type(exc).__name__}: {exc}",
+            hint="This is a bug in flashbuild; rerun with -v for the traceback and report it.",
+        )
+        report_error(error, as_json=state["json"], verbose=state["verbose"])
+        return error.exit_code
+
+
+def _report_click_error(exc: click.ClickException, args: list[str]) -> int:
+    """Click's own message for a bad command line; with ``--json``, the error document too.
+
+    Options are not parsed yet, so ``--json`` is looked for in the raw arguments.
+    """
+    exc.show()
+    options = args[: args.index("--")] if "--" in args else args
+    if "--json" in options:
+        error = UsageError(exc.format_message(), hint="Run the command with --help for its "
+                           "options and arguments.")
+        document = error_document(error)
+        document["error"]["exit_code"] = exc.exit_code
+        one_line = bool(options) and options[0] == "preview"  # preview prints JSON lines
+        click.echo(json.dumps(document, indent=None if one_line else 2, sort_keys=True))
+    return exc.exit_code

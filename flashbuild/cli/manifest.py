@@ -1,0 +1,67 @@
+"""``flash manifest show|diff``: inspect and compare manifests and artifacts.
+
+Click only: the reports are made by :mod:`flashbuild.inspect`. They are the
+commands' output, so they go to stdout. Errors are raised as
+:class:`~flashbuild.errors.UsageError` for the top-level ``main()`` to report.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..inspect.diff import diff_json, diff_manifests, format_diff
+from ..inspect.load import load_manifest
+from ..inspect.show import format_show
+from ..render.manifest import manifest_bytes
+
+_PATH = click.Path(path_type=Path)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def manifest() -> None:
+    """Show or compare manifests (flash_manifest.json files or artifacts)."""
+
+
+@manifest.command()
+@click.argument("path", required=False, type=_PATH)
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the manifest itself, normalised (sorted keys, 2-space indent).")
+def show(path: Path | None, as_json: bool) -> int:
+    """Show the endpoints, functions and dependencies of a manifest.
+
+    PATH is a flash_manifest.json, an artifact (.tar.gz) or a project directory
+    (its .flash/flash_manifest.json); default: .flash/flash_manifest.json.
+    """
+    data = load_manifest(path)
+    if as_json:
+        click.echo(manifest_bytes(data), nl=False)
+    else:
+        click.echo(format_show(data), nl=False)
+    return 0
+
+
+@manifest.command()
+@click.argument("old", type=_PATH)
+@click.argument("new", type=_PATH)
+@click.option("--json", "as_json", is_flag=True, help="Print the differences as JSON.")
+@click.option("--exit-code", is_flag=True,
+              help="Exit with 1 when an endpoint would be created, removed or updated, else 0.")
+@click.pass_context
+def diff(ctx: click.Context, old: Path, new: Path, as_json: bool, exit_code: bool) -> int:
+    """Show what deploying NEW over OLD changes, endpoint by endpoint.
+
+    OLD and NEW are each a flash_manifest.json, an artifact (.tar.gz) or a
+    project directory. Environment variable values are never shown.
+    """
+    differences = diff_manifests(
+        load_manifest(old), load_manifest(new)
+    )
+    if as_json:
+        click.echo(diff_json(differences), nl=False)
+    else:
+        click.echo(format_diff(differences), nl=False)
+    if exit_code and differences["changes"]:
+        ctx.exit(1)  # an exit status, not an error: works in main() and standalone alike
+    return 0

@@ -1,0 +1,64 @@
+"""Command-line options that several commands share, each defined once."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from ..records import DEFAULT_PYTHON_VERSION, PYTHON_VERSIONS
+
+Command = TypeVar("Command", bound=Callable[..., Any])
+
+
+def _apply(options: list[Callable[[Command], Command]], command: Command) -> Command:
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def index_options(command: Command) -> Command:
+    """``--index-url``, ``--extra-index-url``, ``--find-links`` and ``--no-index``."""
+    return _apply([
+        click.option("--index-url", metavar="URL", default=None,
+                     help="Package index to use instead of PyPI (env FLASH_INDEX_URL)."),
+        click.option("--extra-index-url", "extra_index_urls", metavar="URL", multiple=True,
+                     help="Another index to look in; repeatable (env FLASH_EXTRA_INDEX_URL)."),
+        click.option("--find-links", metavar="PATH|URL", multiple=True,
+                     help="A directory or page of wheels to look in; repeatable "
+                     "(env FLASH_FIND_LINKS)."),
+        click.option("--no-index", is_flag=True,
+                     help="Use no index, only --find-links locations."),
+    ], command)
+
+
+def output_options(command: Command) -> Command:
+    """``-v/--verbose`` and ``-q/--quiet``."""
+    return _apply([
+        click.option("-v", "--verbose", count=True,
+                     help="Echo every uv command and list every left-out package; on errors, "
+                     "print the traceback."),
+        click.option("-q", "--quiet", is_flag=True, help="Print errors only."),
+    ], command)
+
+
+def dependency_options(command: Command) -> Command:
+    """Options shared by ``build`` and ``lock``: the project, the target, where packages
+    come from, and how much to say."""
+    return _apply([
+        click.argument("project_dir", default=".",
+                       type=click.Path(file_okay=False, path_type=Path)),
+        click.option("--python-version", type=click.Choice(PYTHON_VERSIONS), default=None,
+                     help=f"Python version of the workers.  [default: [tool.flash] "
+                     f"python-version, else {DEFAULT_PYTHON_VERSION}]"),
+        click.option("--glibc", metavar="2.N", default=None,
+                     help="glibc of the workers; wheels must be manylinux_2_N or older.  "
+                     "[default: 2.28]"),
+        index_options,
+        click.option("--allow-build", metavar="NAMES", multiple=True,
+                     help="Packages that may be built from source; pure-Python only "
+                     "(comma-separated, repeatable)."),
+        output_options,
+    ], command)

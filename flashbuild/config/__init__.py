@@ -1,0 +1,1 @@
+"""The build configuration: options, ``[tool.flash]``, environment and base images."""

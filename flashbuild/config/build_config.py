@@ -1,0 +1,227 @@
+"""The build configuration: command-line options, environment and ``[tool.flash]``,
+checked and frozen into one :class:`BuildConfig`."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from packaging.utils import InvalidName, canonicalize_name
+
+from .._util.units import parse_size
+from ..errors import SourceLocation, UsageError
+from ..records import (
+    DEFAULT_GLIBC,
+    DEFAULT_PYTHON_VERSION,
+    PYTHON_VERSIONS,
+    IndexOptions,
+    Target,
+)
+from .environment import default_cache_dir, index_options, source_date_epoch
+from .images import ImageTable, image_table
+from .pyproject import PYPROJECT, ToolSettings, project_name, read_pyproject, tool_settings
+
+FLASH_DIR = ".flash"
+DEFAULT_OUTPUT = Path(FLASH_DIR) / "artifact.tar.gz"
+DEFAULT_MAX_SIZE = 1_500_000_000  # bytes of the compressed artifact: 1.5 GB
+DEFAULT_COMPRESSION_LEVEL = 6
+_PYPROJECT_LOCATION = SourceLocation(path=PYPROJECT)
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuildConfig:
+    """Everything one ``flash build`` needs to know, validated."""
+
+    project_dir: Path  # absolute
+    output: Path  # absolute
+    python_version: str = DEFAULT_PYTHON_VERSION
+    no_deps: bool = False
+    keep_build: bool = False
+    exclude: tuple[str, ...] = ()  # PEP 503-normalised package names, sorted
+    source_date_epoch: int
+    project_name: str  # [project].name of pyproject.toml, else the directory's name
+    glibc: tuple[int, int] = DEFAULT_GLIBC
+    index: IndexOptions = IndexOptions()
+    allow_build: tuple[str, ...] = ()  # normalised names that may be built from sdists
+    locked: bool = False
+    images: ImageTable = field(default_factory=image_table)
+    max_size: int = DEFAULT_MAX_SIZE  # bytes of the compressed artifact
+    compression_level: int = DEFAULT_COMPRESSION_LEVEL
+    threads: int | None = None  # compression threads; None: one per CPU
+    cache_dir: Path | None = None  # None: no cache (--no-cache)
+    ignore: tuple[str, ...] = ()  # [tool.flash] ignore: gitignore patterns
+    strict: bool = False  # static check warnings fail the build
+    manifest_output: Path | None = None  # None: .flash/flash_manifest.json
+
+    @property
+    def target(self) -> Target:
+        return Target(python_version=self.python_version, glibc=self.glibc)
+
+    @property
+    def flash_dir(self) -> Path:
+        return self.project_dir / FLASH_DIR
+
+    @property
+    def build_dir(self) -> Path:
+        return self.flash_dir / ".build"
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.manifest_output or self.flash_dir / "flash_manifest.json"
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        project_dir: Path,
+        environ: Mapping[str, str] | None = None,
+        output: Path | None = None,
+        python_version: str | None = None,
+        no_deps: bool = False,
+        keep_build: bool = False,
+        exclude: Iterable[str] = (),
+        glibc: str | None = None,
+        index_url: str | None = None,
+        extra_index_urls: Iterable[str] = (),
+        find_links: Iterable[str] = (),
+        no_index: bool = False,
+        allow_build: Iterable[str] = (),
+        locked: bool = False,
+        max_size: str | None = None,
+        compression_level: int | None = None,
+        threads: int | None = None,
+        no_cache: bool = False,
+        strict: bool = False,
+        manifest_output: Path | None = None,
+    ) -> BuildConfig:
+        """Validate options; relative paths are taken from the current directory.
+
+        Precedence: command-line options, then the environment (``environ``,
+        the process environment when None), then ``[tool.flash]`` in
+        pyproject.toml, then defaults. Exclusions and allowed builds from all
+        places are combined.
+        """
+        environ = os.environ if environ is None else environ
+        project = _project_directory(project_dir)
+        pyproject = read_pyproject(project)
+        settings = tool_settings(pyproject)
+        return cls(
+            project_dir=project,
+            output=_output_path(project, output),
+            python_version=_python_version(python_version, settings),
+            no_deps=no_deps,
+            keep_build=keep_build,
+            exclude=parse_exclusions([*exclude, *settings.get("exclude", [])]),
+            source_date_epoch=source_date_epoch(environ),
+            project_name=project_name(pyproject, project),
+            glibc=_glibc(glibc, settings),
+            index=index_options(
+                project, settings, environ, index_url=index_url,
+                extra_index_urls=tuple(extra_index_urls), find_links=tuple(find_links),
+                no_index=no_index,
+            ),
+            allow_build=parse_exclusions(
+                [*allow_build, *settings.get("allow-build", [])], option="--allow-build"
+            ),
+            locked=locked,
+            images=image_table(settings.get("images")),
+            max_size=_max_size(max_size, settings),
+            compression_level=_compression_level(compression_level, settings),
+            threads=_threads(threads),
+            cache_dir=None if no_cache else default_cache_dir(environ),
+            ignore=tuple(settings.get("ignore", ())),
+            strict=strict,
+            manifest_output=manifest_output,
+        )
+
+
+def _project_directory(project_dir: Path) -> Path:
+    project = project_dir.expanduser().resolve()
+    if not project.is_dir():
+        raise UsageError(
+            f"project directory {str(project_dir)!r} does not exist or is not a directory.",
+            hint="Pass the directory that holds your Flash app: flash build path/to/app.",
+        )
+    return project
+
+
+def _output_path(project: Path, output: Path | None) -> Path:
+    target = output.expanduser().resolve() if output is not None else project / DEFAULT_OUTPUT
+    if target.is_dir():
+        raise UsageError(f"--output {str(output)!r} is a directory.",
+                         hint="Give a file name, e.g. --output dist/app.tar.gz.")
+    return target
+
+
+def _python_version(value: str | None, settings: ToolSettings) -> str:
+    version = value or settings.get("python-version") or DEFAULT_PYTHON_VERSION
+    if version not in PYTHON_VERSIONS:
+        raise UsageError(
+            f"Python version {version!r} is not supported.",
+            hint=f"Use one of {', '.join(PYTHON_VERSIONS)}.",
+        )
+    return version
+
+
+def _glibc(value: str | None, settings: ToolSettings) -> tuple[int, int]:
+    if value:
+        return parse_glibc(value)
+    return parse_glibc(settings.get("glibc", ""), location=_PYPROJECT_LOCATION)
+
+
+def _max_size(value: str | None, settings: ToolSettings) -> int:
+    if value:
+        return parse_size(value)
+    return parse_size(settings.get("max-size", DEFAULT_MAX_SIZE), option="[tool.flash] max-size")
+
+
+def parse_exclusions(values: Iterable[str], *, option: str = "--exclude") -> tuple[str, ...]:
+    """``["torch,torchvision", "PyYAML"]`` -> ``("pyyaml", "torch", "torchvision")``."""
+    names = set()
+    for value in values:
+        for raw in value.split(","):
+            name = raw.strip()
+            if not name:
+                continue
+            try:
+                names.add(canonicalize_name(name, validate=True))
+            except InvalidName:
+                raise UsageError(
+                    f"{option} {name!r} is not a valid package name.",
+                    hint=f"Give distribution names separated by commas: {option} torch,pyyaml.",
+                ) from None
+    return tuple(sorted(names))
+
+
+def _compression_level(value: int | None, settings: ToolSettings) -> int:
+    level = value if value is not None else settings.get(
+        "compression-level", DEFAULT_COMPRESSION_LEVEL)
+    if not 0 <= level <= 9:
+        raise UsageError(
+            f"compression level {level} is out of range.",
+            location=None if value is not None else _PYPROJECT_LOCATION,
+            hint="Use 0 (store) to 9 (smallest); 6 is the default.",
+        )
+    return level
+
+
+def _threads(value: int | None) -> int | None:
+    if value is not None and value < 1:
+        raise UsageError(f"--threads {value} must be at least 1.", hint="e.g. --threads 4")
+    return value
+
+
+def parse_glibc(value: str, *, location: SourceLocation | None = None) -> tuple[int, int]:
+    """``"2.28"`` -> ``(2, 28)``; empty -> the default."""
+    if not value:
+        return DEFAULT_GLIBC
+    major, dot, minor = value.strip().partition(".")
+    if not (dot and major.isdigit() and minor.isdigit()) or int(major) != 2 or int(minor) < 17:
+        raise UsageError(
+            f"glibc level {value!r} is not valid.",
+            location=location,
+            hint="Give the workers' glibc as 2.N with N >= 17, e.g. --glibc 2.28 (the default).",
+        )
+    return (2, int(minor))

@@ -1,0 +1,321 @@
+"""The safety audit of an installed dependency directory, before it is packed.
+
+uv resolves for ``--python-platform x86_64-manylinux_2_28``, but what lands in
+the install directory can still not run on the workers: uv accepts
+``linux_x86_64`` wheels (built on this machine, possibly for another CPython),
+builds sdists with whatever interpreter it finds, and trusts wheel file names,
+so a wheel named ``manylinux_2_17_x86_64`` may carry an aarch64 library or one
+that needs a newer glibc. This module checks what was actually installed:
+
+* every ``*.dist-info/WHEEL`` has a ``Tag:`` the target accepts
+  (:func:`target_tags`, generated with :mod:`packaging.tags`);
+* every shared object (``*.so``, ``*.so.N``) is an x86-64 ELF64 file whose
+  required ``GLIBC_x.y`` versions the target's glibc provides;
+* no dependency installs a top-level name the project ships itself.
+
+All violations are collected and raised together as one
+:class:`InstallAuditError`. It is a :class:`~flashbuild.errors.DependencyError`
+(exit 4) rather than a ``PackagingError`` (exit 6): every violation comes from
+what a dependency installs, and the remedy is to change the dependencies
+(pin, exclude, or rename the clashing module), not to fix the file system.
+
+When the audit passes, what must not ship is removed: ``bin/`` (console
+scripts whose shebangs name this machine's interpreter), ``__pycache__/`` and
+``*.pyc``, and uv's bookkeeping in a ``--target`` directory: its ``.lock`` file
+and the ``uv_cache.json`` it writes into the ``.dist-info`` of wheels from local
+files, which holds a timestamp and would make artifacts differ between machines.
+When the audit fails nothing is removed, so the kept build directory shows what
+uv installed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from packaging.tags import Tag, compatible_tags, cpython_tags, parse_tag
+
+from ..errors import DependencyError, InternalError
+from ..records import Target
+from .elf import EM_X86_64, MACHINE_NAMES, ElfFormatError, ElfInfo, read_elf
+from .installed import read_installed_dists, top_level
+from .records import InstalledDist
+
+# The first glibc of each legacy manylinux name (PEP 600 aliases).
+_LEGACY_MANYLINUX = {(2, 5): "manylinux1", (2, 12): "manylinux2010", (2, 17): "manylinux2014"}
+_SHARED_OBJECT_NAME = re.compile(r"\.so(\.\d+)*$")
+
+ViolationKind = Literal["metadata", "wheel-tag", "not-elf", "architecture", "glibc", "clash"]
+
+
+@dataclass(frozen=True, kw_only=True, order=True)
+class Violation:
+    """One installed file (or distribution) that does not fit the target."""
+
+    dist: str  # "py-yaml-lite 1.0"; "" when no RECORD lists the file
+    path: str  # POSIX, relative to the install directory
+    reason: str
+    kind: ViolationKind
+
+    def __str__(self) -> str:
+        return f"{self.dist or '(not listed in any RECORD)'}: {self.path}: {self.reason}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class AuditReport:
+    """What a passed audit saw and what it removed."""
+
+    dists: tuple[InstalledDist, ...]  # sorted by name
+    removed: tuple[str, ...]  # POSIX paths, directories with a trailing "/"
+    shared_objects: int  # how many were checked
+    glibc: tuple[int, int] | None  # the highest glibc any shared object needs
+
+
+class InstallAuditError(DependencyError):
+    """Installed dependencies that would not run on the target; all of them at once."""
+
+    def __init__(self, violations: Iterable[Violation], target: Target) -> None:
+        self.violations = tuple(sorted(violations))
+        count = len(self.violations)
+        lines = [
+            f"the installed dependencies do not fit the target (CPython "
+            f"{target.python_version}, {target.platform_tag}): {count} "
+            f"problem{'' if count == 1 else 's'}"
+        ]
+        lines += [f"  {violation}" for violation in self.violations]
+        super().__init__("\n".join(lines), hint=_hint(self.violations, target))
+
+
+# --- wheel tags ---------------------------------------------------------------
+
+
+def manylinux_platforms(glibc: tuple[int, int]) -> tuple[str, ...]:
+    """x86_64 manylinux platform tags from ``glibc`` down to 2.5, with legacy aliases."""
+    major, newest = glibc
+    platforms: list[str] = []
+    for minor in range(newest, 4, -1):
+        platforms.append(f"manylinux_{major}_{minor}_x86_64")
+        if legacy := _LEGACY_MANYLINUX.get((major, minor)):
+            platforms.append(f"{legacy}_x86_64")
+    return tuple(platforms)
+
+
+@lru_cache(maxsize=16)
+def target_tags(target: Target) -> frozenset[Tag]:
+    """Every wheel tag the target accepts; ``linux_x86_64`` is deliberately not one."""
+    version = tuple(int(part) for part in target.python_version.split("."))
+    platforms = manylinux_platforms(target.glibc)
+    tags = set(cpython_tags(version, abis=[target.python_tag], platforms=platforms))
+    tags.update(compatible_tags(version, interpreter=target.python_tag, platforms=platforms))
+    return frozenset(tags)
+
+
+def wheel_tags_fit(tags: Iterable[str], target: Target) -> bool:
+    """Whether any of ``tags`` (each possibly compressed, ``py2.py3-none-any``) fits."""
+    accepted = target_tags(target)
+    for text in tags:
+        try:
+            if parse_tag(text.strip()) & accepted:
+                return True
+        except ValueError:  # not a tag triple: cannot fit
+            continue
+    return False
+
+
+# --- installed distributions ----------------------------------------------------
+
+
+def check_wheel_tags(dist: InstalledDist, target: Target) -> list[Violation]:
+    """A violation when ``dist`` carries no WHEEL tag the target accepts."""
+    where = f"{dist.dist_info}/WHEEL"
+    if not dist.has_wheel_file:
+        reason = "has no WHEEL file, so the platform it was built for is unknown"
+        return [Violation(dist=str(dist), path=where, reason=reason, kind="metadata")]
+    if wheel_tags_fit(dist.tags, target):
+        return []
+    shown = ", ".join(dist.tags) or "none"
+    reason = (
+        f"wheel tags {shown} do not fit CPython {target.python_version} "
+        f"on {target.platform_tag}"
+    )
+    if any(tag.endswith("-linux_x86_64") for tag in dist.tags):
+        reason += " (a linux_x86_64 wheel was built on this machine, not for manylinux)"
+    return [Violation(dist=str(dist), path=where, reason=reason, kind="wheel-tag")]
+
+
+def find_top_level_clashes(
+    dists: Iterable[InstalledDist], project_top_levels: Mapping[str, str]
+) -> list[Violation]:
+    """Violations for dependencies that install a name the project ships."""
+    violations = []
+    for dist in dists:
+        for name in dist.top_levels:
+            if name in project_top_levels:
+                installed = next(path for path in dist.files if top_level(path) == name)
+                shown = name + "/" if "/" in installed else installed
+                project_path = project_top_levels[name]
+                reason = f"installs {name!r}, which the project defines in {project_path}"
+                violations.append(
+                    Violation(dist=str(dist), path=shown, reason=reason, kind="clash")
+                )
+    return violations
+
+
+# --- shared objects ---------------------------------------------------------------
+
+
+def is_shared_object_name(name: str) -> bool:
+    """``_core.so``, ``_x.cpython-312-x86_64-linux-gnu.so`` and ``libcudnn.so.9``."""
+    return bool(_SHARED_OBJECT_NAME.search(name))
+
+
+def elf_problem(info: ElfInfo, target: Target) -> tuple[str, ViolationKind] | None:
+    """Why a shared object described by ``info`` cannot run on the target, or None."""
+    if info.bits != 64 or not info.little_endian or info.machine != EM_X86_64:
+        built_for = MACHINE_NAMES.get(info.machine, f"machine {info.machine}")
+        order = "little" if info.little_endian else "big"
+        reason = f"built for {built_for} ({info.bits}-bit, {order}-endian), not x86-64"
+        return reason, "architecture"
+    if info.glibc and info.glibc > target.glibc:
+        needed = "GLIBC_{}.{}".format(*info.glibc)
+        available = "{}.{}".format(*target.glibc)
+        return f"needs {needed}, newer than the target's glibc {available}", "glibc"
+    return None
+
+
+def check_shared_object(path: Path, target: Target) -> tuple[str, ViolationKind] | None:
+    """Why the shared object at ``path`` cannot run on the target, or None."""
+    return _inspect_shared_object(path, target)[1]
+
+
+def _inspect_shared_object(
+    path: Path, target: Target
+) -> tuple[ElfInfo | None, tuple[str, ViolationKind] | None]:
+    try:
+        info = read_elf(path)
+    except ElfFormatError as exc:
+        return None, (f"named like a shared object but {exc}", "not-elf")
+    except OSError as exc:
+        return None, (f"cannot be read: {exc.strerror or exc}", "not-elf")
+    return info, elf_problem(info, target)
+
+
+# --- the audit ---------------------------------------------------------------------
+
+
+def audit_install(
+    install_dir: Path, target: Target, project_top_levels: Mapping[str, str]
+) -> AuditReport:
+    """Check ``install_dir`` against ``target``; on success remove what must not ship.
+
+    ``project_top_levels`` maps the project's top-level names to their project
+    paths (see :func:`top_level_names`). Raises :class:`InstallAuditError`
+    listing every violation; nothing is removed then.
+    """
+    if not install_dir.is_dir():
+        raise InternalError(f"the install directory {install_dir} does not exist")
+    dists = read_installed_dists(install_dir)
+    owners = {path: str(dist) for dist in dists for path in dist.files}
+    violations: list[Violation] = []
+    for dist in dists:
+        violations += check_wheel_tags(dist, target)
+        if not dist.has_record:
+            where = f"{dist.dist_info}/RECORD"
+            reason = "has no RECORD, so the files it installed are unknown"
+            violations.append(Violation(dist=str(dist), path=where, reason=reason, kind="metadata"))
+    violations += find_top_level_clashes(dists, project_top_levels)
+
+    checked, glibc = 0, None
+    for relative in _shipped_files(install_dir):
+        if not is_shared_object_name(relative):
+            continue
+        checked += 1
+        info, problem = _inspect_shared_object(install_dir / relative, target)
+        if info and info.glibc and (glibc is None or info.glibc > glibc):
+            glibc = info.glibc
+        if problem:
+            reason, kind = problem
+            owner = owners.get(relative, "")
+            violations.append(Violation(dist=owner, path=relative, reason=reason, kind=kind))
+    if violations:
+        raise InstallAuditError(violations, target)
+    removed = remove_install_leftovers(install_dir, listed=owners.keys())
+    return AuditReport(dists=dists, removed=removed, shared_objects=checked, glibc=glibc)
+
+
+def remove_install_leftovers(install_dir: Path, listed: Iterable[str] = ()) -> tuple[str, ...]:
+    """Remove ``bin/``, ``__pycache__/``, ``*.pyc`` and uv's bookkeeping; return what went.
+
+    ``listed`` are RECORD paths: a root ``.lock`` a distribution installed stays.
+    """
+    removed: list[str] = []
+    bin_dir = install_dir / "bin"
+    if bin_dir.is_dir() and not bin_dir.is_symlink():
+        shutil.rmtree(bin_dir)
+        removed.append("bin/")
+    lock = install_dir / ".lock"
+    if lock.is_file() and ".lock" not in set(listed):
+        lock.unlink()
+        removed.append(".lock")
+    for cache_info in sorted(install_dir.glob("*.dist-info/uv_cache.json")):
+        cache_info.unlink()
+        removed.append(cache_info.relative_to(install_dir).as_posix())
+    for root, directories, files in os.walk(install_dir):
+        relative_root = Path(root).relative_to(install_dir).as_posix()
+        for directory in [d for d in directories if d == "__pycache__"]:
+            path = Path(root) / directory
+            if path.is_symlink():
+                path.unlink()
+            else:
+                shutil.rmtree(path)
+            directories.remove(directory)
+            removed.append(_join(relative_root, directory) + "/")
+        for name in files:
+            if name.endswith(".pyc"):
+                (Path(root) / name).unlink()
+                removed.append(_join(relative_root, name))
+    return tuple(sorted(removed))
+
+
+# --- helpers ------------------------------------------------------------------------
+
+
+def _shipped_files(install_dir: Path) -> Iterator[str]:
+    """Regular files that would ship, as sorted POSIX paths; symlinks are not followed."""
+    for root, directories, files in os.walk(install_dir):
+        relative_root = Path(root).relative_to(install_dir).as_posix()
+        directories[:] = sorted(
+            d for d in directories
+            if d != "__pycache__" and not (relative_root == "." and d == "bin")
+        )
+        for name in sorted(files):
+            path = Path(root) / name
+            if path.is_file() and not path.is_symlink():
+                yield _join(relative_root, name)
+
+
+def _join(root: str, name: str) -> str:
+    return name if root == "." else f"{root}/{name}"
+
+
+def _hint(violations: tuple[Violation, ...], target: Target) -> str:
+    kinds = {violation.kind for violation in violations}
+    parts = []
+    if kinds & {"wheel-tag", "metadata", "not-elf", "architecture", "glibc"}:
+        glibc = "{}.{}".format(*target.glibc)
+        parts.append(
+            f"Pin versions that publish pure-Python wheels or manylinux x86_64 wheels for "
+            f"CPython {target.python_version} and glibc {glibc} or older, or leave a package "
+            "out with --exclude if the base image provides it."
+        )
+    if "clash" in kinds:
+        parts.append(
+            "Rename the project module, or drop the dependency that installs the same name."
+        )
+    return " ".join(parts)

@@ -1,0 +1,297 @@
+"""The records of the dependency stage, from declared inputs to the installed part.
+
+Data flows ``DependencyInputs -> Resolution -> Selection -> InstalledDependencies``
+(or, for a dry run, ``ResolvedDependencies -> DryRunReport``). Every record is
+frozen and keyword-only and holds tuples; :class:`CachedDependencies` is what
+the dependency cache stores, as JSON.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+from ..artifact.write import Part
+from ..errors import SourceLocation
+from ..records import BuildWarning, RenderedFile
+
+LOCK_FILE = "flash.lock"
+RESOLVED = "resolved"  # where a pinned set came from when flash.lock was not used
+
+# --- inputs ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class RequirementSource:
+    """One input file of the resolution: an endpoint's list or the project's file."""
+
+    key: str  # "endpoint:<name>" or "requirements.txt"; appears in `# via` lines
+    endpoint: str | None  # None: the project's requirements.txt, needed by every endpoint
+    compute: str | None  # "gpu"/"cpu" for an endpoint
+    requirements: tuple[str, ...]  # as written, sorted, unique
+    location: SourceLocation
+
+    @property
+    def names(self) -> frozenset[str]:
+        return frozenset(canonicalize_name(Requirement(r).name) for r in self.requirements)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DependencyInputs:
+    """Every requirement the app declares, by source."""
+
+    sources: tuple[RequirementSource, ...]  # endpoints sorted by name, then the file
+    # Every endpoint with its compute, including those that declare nothing:
+    # the project's requirements.txt is installed for them too.
+    endpoints: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return not any(source.requirements for source in self.sources)
+
+    @property
+    def endpoint_computes(self) -> dict[str, str]:
+        computes = dict(self.endpoints)
+        computes.update((s.endpoint, s.compute) for s in self.sources if s.endpoint and s.compute)
+        return computes
+
+    def declared_by(self, name: str) -> tuple[RequirementSource, ...]:
+        """The sources that ask for package ``name`` directly."""
+        normalised = canonicalize_name(name)
+        return tuple(s for s in self.sources if normalised in s.names)
+
+    def as_data(self) -> dict[str, list[str]]:
+        """Source key -> its requirements, as JSON data."""
+        return {source.key: list(source.requirements) for source in self.sources}
+
+    def digest(self, *extra: object) -> str:
+        """sha256 of the inputs and whatever else decides the resolution."""
+        payload = json.dumps([self.as_data(), *extra], sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+
+# --- resolution and selection -------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True, order=True)
+class ResolvedPackage:
+    name: str  # normalised
+    version: str
+    pin: str  # the requirement line that installs exactly this: "name==1.0"
+    required_by: tuple[str, ...] = ()  # names of resolved packages that depend on it
+    requested_by: tuple[str, ...] = ()  # keys of the input sources that ask for it
+
+
+@dataclass(frozen=True, kw_only=True)
+class Resolution:
+    """The pinned dependency graph of the whole app."""
+
+    packages: tuple[ResolvedPackage, ...]  # sorted by name
+
+    def by_name(self) -> dict[str, ResolvedPackage]:
+        return {package.name: package for package in self.packages}
+
+    def children(self) -> dict[str, set[str]]:
+        """name -> the resolved packages it depends on."""
+        graph: dict[str, set[str]] = {package.name: set() for package in self.packages}
+        for package in self.packages:
+            for parent in package.required_by:
+                graph.setdefault(parent, set()).add(package.name)
+        return graph
+
+
+@dataclass(frozen=True, kw_only=True, order=True)
+class Exclusion:
+    name: str
+    version: str
+    reason: str  # "image:gpu", "user", "only-needed-by:torch,torchvision"
+    version_checked: bool = True  # False: the image's version of it is not known
+
+
+@dataclass(frozen=True, kw_only=True)
+class Selection:
+    """What of a resolution ships, and why each other package does not."""
+
+    shipped: tuple[ResolvedPackage, ...]  # sorted by name
+    excluded: tuple[Exclusion, ...]  # sorted by name
+    unmatched_exclusions: tuple[str, ...]  # user exclusions not in the resolved set
+
+    @property
+    def unchecked_image_packages(self) -> tuple[str, ...]:
+        return tuple(e.name for e in self.excluded if not e.version_checked)
+
+
+# --- flash.lock -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeclaredInputs:
+    """What a resolution was made from, kept in ``flash.lock`` to name what changed."""
+
+    requirements: tuple[tuple[str, tuple[str, ...]], ...]  # source key -> requirements
+    image_constraints: tuple[str, ...]  # ``name==version`` of the images' known packages
+    allow_build: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class LockHeader:
+    python_version: str
+    platform: str
+    inputs_sha256: str
+    declared: DeclaredInputs | None = None  # None in locks that did not record it
+
+
+@dataclass(frozen=True, kw_only=True)
+class Lock:
+    header: LockHeader
+    resolution: Resolution
+
+
+# --- sizes and installed distributions ------------------------------------------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class PackageSize:
+    name: str
+    version: str
+    wheel: int | None  # bytes of the wheel file; None when not known
+    unpacked: int | None = None  # bytes installed; None before installation
+
+
+@dataclass(frozen=True, kw_only=True)
+class InstalledDist:
+    """One installed distribution, read from its ``.dist-info`` directory."""
+
+    name: str  # normalised (PEP 503): ``py-yaml-lite``
+    version: str
+    dist_info: str  # directory name, relative to the install directory
+    tags: tuple[str, ...]  # the WHEEL file's ``Tag:`` values; () if it has none
+    files: tuple[str, ...]  # RECORD paths, POSIX, relative to the install directory
+    top_levels: tuple[str, ...]  # top-level import (or file) names the files add, sorted
+    has_wheel_file: bool = True
+    has_record: bool = True
+
+    def __str__(self) -> str:
+        return f"{self.name} {self.version}"
+
+
+# --- the stage's results ------------------------------------------------------------------
+
+ImportNames = tuple[tuple[str, tuple[str, ...]], ...]  # distribution -> its import names
+
+
+def dependency_source(from_lock: bool) -> str:
+    """Where a pinned set came from: ``flash.lock`` or ``resolved``."""
+    return LOCK_FILE if from_lock else RESOLVED
+
+
+@dataclass(frozen=True, kw_only=True)
+class InstalledDependencies:
+    """The dependency part of an artifact and everything known about it."""
+
+    selection: Selection
+    resolution: Resolution
+    inputs: DependencyInputs
+    header: LockHeader
+    from_lock: bool  # True: flash.lock was used, nothing was resolved
+    from_cache: bool  # True: the part came from the cache, nothing was installed
+    part: Part  # the compressed dependency part (the artifact's tail)
+    requirements: RenderedFile  # the artifact's requirements.txt
+    sizes: tuple[PackageSize, ...]  # per shipped package
+    removed: tuple[str, ...]  # files the audit removed (bin/ scripts, bytecode)
+    warnings: tuple[BuildWarning, ...]
+    import_names: ImportNames  # installed distribution -> its top-level modules, sorted
+
+    @property
+    def source(self) -> str:
+        return dependency_source(self.from_lock)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ResolvedDependencies:
+    """What a dry run knows: the resolution and selection, nothing installed."""
+
+    inputs: DependencyInputs
+    resolution: Resolution
+    selection: Selection
+    from_lock: bool
+    cached_sizes: tuple[PackageSize, ...]  # from a matching cache entry, if any
+    warnings: tuple[BuildWarning, ...]
+
+    @property
+    def source(self) -> str:
+        return dependency_source(self.from_lock)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PackageRow:
+    name: str
+    version: str
+    wheel: int | None  # bytes of the wheel; None when the index does not say
+    unpacked: int | None  # bytes installed, when a cached build knows it
+    pulled_in_by: str  # "nvidia-cublas-cu12 ← torch ← endpoint cpu-torch"
+    endpoints: tuple[str, ...]  # endpoints whose trees contain it
+    shipped: bool
+    reason: str | None  # why it is left out
+
+
+@dataclass(frozen=True, kw_only=True)
+class DryRunReport:
+    rows: tuple[PackageRow, ...]  # largest wheel first
+    project_bytes: int  # uncompressed size of the shipped project files
+    projected: int  # shipped wheels + project files: the artifact's expected size
+    limit: int
+    savings: tuple[tuple[str, int, tuple[str, ...]], ...]  # (--exclude X, bytes, what goes)
+    source: str  # "resolved", "flash.lock" or "none"
+    warnings: tuple[BuildWarning, ...]
+
+    @property
+    def fits(self) -> bool:
+        return self.projected <= self.limit
+
+
+@dataclass(frozen=True, kw_only=True)
+class CachedDependencies:
+    """What a dependency cache entry records beside its compressed part (``entry.json``)."""
+
+    lock: str  # the resolution, as flash.lock text
+    from_lock: bool
+    part: Part
+    sizes: tuple[PackageSize, ...]
+    removed: tuple[str, ...]
+    import_names: ImportNames
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON data; the part's path is the entry's business, not recorded."""
+        part = self.part
+        return {
+            "lock": self.lock,
+            "from_lock": self.from_lock,
+            "part": {"size": part.size, "sha256": part.sha256, "entries": part.entries,
+                     "top_levels": list(part.top_levels)},
+            "sizes": [[s.name, s.version, s.wheel, s.unpacked] for s in self.sizes],
+            "removed": list(self.removed),
+            "import_names": {name: list(names) for name, names in self.import_names},
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], part_path: Path) -> CachedDependencies:
+        """Read :meth:`to_json` data; raises KeyError, TypeError or ValueError if damaged."""
+        part = data["part"]
+        return cls(
+            lock=str(data["lock"]),
+            from_lock=bool(data["from_lock"]),
+            part=Part(path=part_path, size=int(part["size"]), sha256=str(part["sha256"]),
+                      entries=int(part["entries"]), top_levels=tuple(part["top_levels"])),
+            sizes=tuple(PackageSize(name=n, version=v, wheel=w, unpacked=u)
+                        for n, v, w, u in data["sizes"]),
+            removed=tuple(data["removed"]),
+            import_names=tuple((name, tuple(names))
+                               for name, names in sorted(data["import_names"].items())),
+        )

@@ -1,0 +1,366 @@
+"""The dependency stage: inputs -> lock or resolution -> selection -> install -> audit.
+
+``flash build`` uses ``flash.lock`` when it matches the app (same declared
+dependencies, target and image versions) and resolves otherwise; with
+``--locked`` a missing or stale lock is an error instead. ``flash lock``
+always resolves and writes the lock. The compressed dependency part is
+cached by everything that decides it (:mod:`flashbuild.cache`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from .._util.files import atomic_write_bytes, safe_extract
+from .._util.processes import CommandListener
+from .._util.units import human
+from ..artifact.members import members_from_directory
+from ..artifact.write import write_part
+from ..cache import PART_FILE, CacheEntry, DependencyCache, cache_key
+from ..config.build_config import BuildConfig
+from ..errors import SourceLocation, UsageError
+from ..records import BuildPlan, BuildWarning, ProjectFiles, RenderedFile
+from .audit import audit_install
+from .exclusion import endpoint_consumers, select_packages
+from .inputs import PROJECT_REQUIREMENTS, collect_inputs
+from .install import install_pins
+from .installed import (
+    endpoint_import_names,
+    image_import_names,
+    import_names_of,
+    top_level_names,
+    unpacked_sizes,
+)
+from .lock import artifact_requirements, format_lock, parse_lock, read_lock, stale_reason
+from .records import (
+    LOCK_FILE,
+    CachedDependencies,
+    DeclaredInputs,
+    DependencyInputs,
+    InstalledDependencies,
+    Lock,
+    LockHeader,
+    PackageSize,
+    Resolution,
+    ResolvedDependencies,
+    Selection,
+)
+from .resolve import image_constraints, resolve
+from .sizes import size_error, wheel_sizes
+from .uv import ResolverSettings, resolver_settings
+
+# Project files that are inputs of this stage: the artifact gets what was installed instead.
+DEPENDENCY_INPUT_FILES = (PROJECT_REQUIREMENTS, LOCK_FILE)
+
+
+def lock_header(config: BuildConfig, inputs: DependencyInputs) -> LockHeader:
+    """What a lock must record to be reused: the target and what it was resolved from."""
+    target = config.target
+    constraints = image_constraints(inputs, config.images)
+    digest = inputs.digest(
+        {
+            "python-version": target.python_version,
+            "platform": target.uv_platform,
+            "image-constraints": constraints,
+            "allow-build": list(config.allow_build),
+        }
+    )
+    declared = DeclaredInputs(
+        requirements=tuple((s.key, s.requirements) for s in inputs.sources),
+        image_constraints=tuple(constraints),
+        allow_build=config.allow_build,
+    )
+    return LockHeader(python_version=target.python_version, platform=target.uv_platform,
+                      inputs_sha256=digest, declared=declared)
+
+
+def write_lock(
+    config: BuildConfig, plan: BuildPlan, listener: CommandListener | None = None
+) -> tuple[Path, Lock]:
+    """Resolve and write ``flash.lock`` at the project root (``flash lock``)."""
+    inputs = collect_inputs(plan, config.project_dir)
+    header = lock_header(config, inputs)
+    resolution = resolve(inputs, config.images, resolver_settings(config, listener))
+    lock = Lock(header=header, resolution=resolution)
+    path = config.project_dir / LOCK_FILE
+    atomic_write_bytes(path, format_lock(lock).encode())
+    return path, lock
+
+
+def install_dependencies(
+    config: BuildConfig,
+    plan: BuildPlan,
+    files: ProjectFiles,
+    build_dir: Path,
+    listener: CommandListener | None = None,
+) -> InstalledDependencies | None:
+    """The compressed dependency part for the app, from the cache or built; ``None`` if none.
+
+    Installed files go to ``build_dir/deps`` (kept with ``--keep-build``).
+    """
+    inputs = collect_inputs(plan, config.project_dir)
+    if inputs.empty:
+        return None
+    header = lock_header(config, inputs)
+    lock = _usable_lock(config, header)
+    work = _PartBuilder(config, inputs, header, lock, files, build_dir, listener)
+    if config.cache_dir is None:
+        return work.build(build_dir)
+    cache = DependencyCache(config.cache_dir)
+    key = _cache_key(config, header, lock)
+    entry = cache.lookup(key)
+    if entry is None:
+        with cache.locked(key):
+            entry = cache.lookup(key)  # another build may have made it meanwhile
+            if entry is None:
+                return _build_into_cache(work, cache, key)
+    installed = _from_entry(entry, inputs, config, header)
+    if installed.part.size > config.max_size:  # known exactly: no need to write the artifact
+        raise size_error(
+            what=f"the compressed dependencies alone ({human(installed.part.size)}) exceed",
+            limit=config.max_size, packages=installed.sizes, resolution=installed.resolution,
+            inputs=inputs, images=config.images, exclusions=config.exclude,
+        )
+    if config.keep_build:
+        safe_extract(installed.part.path, build_dir / "deps")
+    return installed
+
+
+def _build_into_cache(work: _PartBuilder, cache: DependencyCache, key: str
+                      ) -> InstalledDependencies:
+    """Build the part in a staging directory and store it as the entry for ``key``."""
+    built = work.build(cache.staging_dir())
+    entry = cache.store(key, built.part.path.parent, _cached(built).to_json())
+    warnings = built.warnings + tuple(
+        BuildWarning(message=f"the cache entry {corrupt[:12]} in {cache.root} was "
+                     "damaged; it was removed and built again.")
+        for corrupt in cache.rebuilt_corrupt
+    )
+    return replace(built, part=replace(built.part, path=entry.part_path), warnings=warnings)
+
+
+def resolve_dependencies(
+    config: BuildConfig, plan: BuildPlan, listener: CommandListener | None = None
+) -> ResolvedDependencies | None:
+    """Resolve and select without installing (``--dry-run``); ``None`` if nothing is declared."""
+    inputs = collect_inputs(plan, config.project_dir)
+    if inputs.empty:
+        return None
+    header = lock_header(config, inputs)
+    lock = _usable_lock(config, header)
+    resolution = _resolution(config, inputs, lock, resolver_settings(config, listener))
+    selection = select_packages(resolution, inputs, config.images, config.exclude)
+    cached: tuple[PackageSize, ...] = ()
+    if config.cache_dir is not None:
+        entry = DependencyCache(config.cache_dir).lookup(_cache_key(config, header, lock))
+        if entry is not None:
+            cached = CachedDependencies.from_json(entry.data, entry.part_path).sizes
+    return ResolvedDependencies(
+        inputs=inputs,
+        resolution=resolution,
+        selection=selection,
+        from_lock=lock is not None,
+        cached_sizes=cached,
+        warnings=tuple(_selection_warnings(selection, resolution)),
+    )
+
+
+def dependencies_entry(config: BuildConfig, installed: InstalledDependencies | None
+                       ) -> dict[str, Any]:
+    """The manifest's ``dependencies`` object."""
+    entry: dict[str, Any] = {
+        "installed": installed is not None,
+        "exclude": list(config.exclude),
+        "lock": [],
+        "excluded": [],
+        "source": "none",
+        "platform": config.target.uv_platform,
+        "images": config.images.as_data(),
+    }
+    if installed is not None:
+        selection = installed.selection
+        entry.update(
+            lock=[{"name": p.name, "version": p.version} for p in selection.shipped],
+            excluded=[
+                {"name": e.name, "version": e.version, "reason": e.reason,
+                 "version_checked": e.version_checked}
+                for e in selection.excluded
+            ],
+            source=installed.source,
+            inputs_sha256=installed.header.inputs_sha256,
+        )
+    return entry
+
+
+def provided_import_names(config: BuildConfig, plan: BuildPlan,
+                          installed: InstalledDependencies) -> dict[str, frozenset[str]]:
+    """Endpoint -> the import names its dependency tree and its base image provide."""
+    packages: dict[str, set[str]] = {endpoint.name: set() for endpoint in plan.endpoints}
+    for package, endpoints in endpoint_consumers(installed.resolution, installed.inputs).items():
+        for endpoint in endpoints:
+            packages.setdefault(endpoint, set()).add(package)
+    provided = endpoint_import_names(packages, installed.import_names)
+    return {
+        endpoint.name: provided.get(endpoint.name, frozenset())
+        | image_import_names(config.images, endpoint.config.compute)
+        for endpoint in plan.endpoints
+    }
+
+
+def _selection_warnings(selection: Selection, resolution: Resolution) -> list[BuildWarning]:
+    warnings = [
+        BuildWarning(
+            message=f"--exclude {name}: no such package among the resolved dependencies "
+            f"({len(resolution.packages)} packages); nothing was excluded for it."
+        )
+        for name in selection.unmatched_exclusions
+    ]
+    unchecked = selection.unchecked_image_packages
+    if unchecked:
+        warnings.append(
+            BuildWarning(
+                message=f"left out for the base image without a version check: "
+                f"{', '.join(unchecked)} (the image table has no versions for them; "
+                "pin them in [tool.flash.images] to check compatibility)."
+            )
+        )
+    return warnings
+
+
+def _cache_key(config: BuildConfig, header: LockHeader, lock: Lock | None) -> str:
+    index = config.index
+    return cache_key(
+        {
+            "inputs": header.inputs_sha256,
+            "lock": format_lock(lock) if lock is not None else None,
+            "python-version": header.python_version,
+            "platform": header.platform,
+            "exclude": list(config.exclude),
+            "images": config.images.as_data(),
+            "index": [index.index_url, list(index.extra_index_urls), list(index.find_links),
+                      index.no_index],
+            "allow-build": list(config.allow_build),
+            "mtime": config.source_date_epoch,
+            "compression-level": config.compression_level,
+        }
+    )
+
+
+def _resolution(
+    config: BuildConfig, inputs: DependencyInputs, lock: Lock | None, settings: ResolverSettings
+) -> Resolution:
+    """The lock's resolution when it is usable, else a fresh one."""
+    return lock.resolution if lock is not None else resolve(inputs, config.images, settings)
+
+
+def _usable_lock(config: BuildConfig, header: LockHeader) -> Lock | None:
+    """``flash.lock`` if it matches the app; enforces ``--locked``."""
+    lock = read_lock(config.project_dir)
+    stale = stale_reason(lock, header) if lock is not None else None
+    if lock is not None and stale is None:
+        return lock
+    if config.locked:
+        problem = "is missing" if lock is None else f"is out of date: {stale}"
+        raise UsageError(
+            f"--locked was given and {LOCK_FILE} {problem}.",
+            location=SourceLocation(path=LOCK_FILE),
+            hint="Run `flash lock` and commit flash.lock, or build without --locked.",
+        )
+    return None
+
+
+class _PartBuilder:
+    """Resolves (unless locked), checks sizes, installs, audits and compresses one part."""
+
+    def __init__(self, config: BuildConfig, inputs: DependencyInputs, header: LockHeader,
+                 lock: Lock | None, files: ProjectFiles, build_dir: Path,
+                 listener: CommandListener | None) -> None:
+        self.config, self.inputs, self.header, self.lock = config, inputs, header, lock
+        self.files, self.install_dir = files, build_dir / "deps"
+        self.settings = resolver_settings(config, listener)
+
+    def build(self, part_dir: Path) -> InstalledDependencies:
+        """Install into the build directory and write the compressed part into ``part_dir``."""
+        config = self.config
+        resolution = _resolution(config, self.inputs, self.lock, self.settings)
+        selection = select_packages(resolution, self.inputs, config.images, config.exclude)
+        wheels = self._check_wheel_sizes(selection, resolution)
+        self.install_dir.mkdir(parents=True, exist_ok=True)
+        if selection.shipped:
+            install_pins(selection.shipped, self.settings, self.install_dir)
+        project_top_levels = top_level_names(f.path for f in self.files.files)
+        report = audit_install(self.install_dir, config.target, project_top_levels)
+        unpacked = unpacked_sizes(self.install_dir, report.dists)
+        part = write_part(
+            members_from_directory(self.install_dir), part_dir / PART_FILE,
+            mtime=config.source_date_epoch, compresslevel=config.compression_level,
+            threads=config.threads,
+        )
+        return InstalledDependencies(
+            selection=selection, resolution=resolution, inputs=self.inputs, header=self.header,
+            from_lock=self.lock is not None, from_cache=False, part=part,
+            requirements=_requirements(selection, self.header),
+            sizes=tuple(
+                PackageSize(name=p.name, version=p.version, wheel=wheels.get(p.name),
+                            unpacked=unpacked.get(p.name))
+                for p in selection.shipped
+            ),
+            removed=report.removed,
+            warnings=tuple(_selection_warnings(selection, resolution)),
+            import_names=import_names_of(self.install_dir, report.dists),
+        )
+
+    def _check_wheel_sizes(self, selection: Selection, resolution: Resolution) -> dict[str, int]:
+        """The shipped wheels' sizes; stops before downloading when they exceed the cap."""
+        config = self.config
+        wheels = wheel_sizes(selection.shipped, self.settings)
+        if sum(wheels.values()) > config.max_size:
+            raise size_error(
+                what=f"the wheels to install ({human(sum(wheels.values()))}) already exceed",
+                limit=config.max_size,
+                packages=[PackageSize(name=p.name, version=p.version, wheel=wheels.get(p.name))
+                          for p in selection.shipped],
+                resolution=resolution, inputs=self.inputs, images=config.images,
+                exclusions=config.exclude,
+            )
+        return wheels
+
+
+def _requirements(selection: Selection, header: LockHeader) -> RenderedFile:
+    return RenderedFile(path=PROJECT_REQUIREMENTS,
+                        content=artifact_requirements(selection, header))
+
+
+def _cached(built: InstalledDependencies) -> CachedDependencies:
+    return CachedDependencies(
+        lock=format_lock(Lock(header=built.header, resolution=built.resolution)),
+        from_lock=built.from_lock,
+        part=built.part,
+        sizes=built.sizes,
+        removed=built.removed,
+        import_names=built.import_names,
+    )
+
+
+def _from_entry(
+    entry: CacheEntry, inputs: DependencyInputs, config: BuildConfig, header: LockHeader
+) -> InstalledDependencies:
+    cached = CachedDependencies.from_json(entry.data, entry.part_path)
+    resolution = parse_lock(cached.lock).resolution
+    selection = select_packages(resolution, inputs, config.images, config.exclude)
+    return InstalledDependencies(
+        selection=selection,
+        resolution=resolution,
+        inputs=inputs,
+        header=header,
+        from_lock=cached.from_lock,
+        from_cache=True,
+        part=cached.part,
+        requirements=_requirements(selection, header),
+        sizes=cached.sizes,
+        removed=cached.removed,
+        warnings=tuple(_selection_warnings(selection, resolution)),
+        import_names=cached.import_names,
+    )

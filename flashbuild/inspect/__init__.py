@@ -1,0 +1,1 @@
+"""Inspect manifests and artifacts: ``flash manifest show`` and ``flash manifest diff``."""

@@ -1,0 +1,1 @@
+"""Generated files: one handler per endpoint, and the manifest."""

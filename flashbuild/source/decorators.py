@@ -1,0 +1,214 @@
+"""Read the Flash decorators of a module's definitions into declarations.
+
+``@Endpoint(...)`` on a function or class, ``ep = Endpoint(...)`` then
+``@ep`` or ``@ep.get("/path")``, and the legacy ``@remote(resource_config,
+...)``: every form becomes one :class:`~flashbuild.records.FunctionDecl`, its
+arguments evaluated statically and checked at the place they are written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import libcst as cst
+
+from ..records import HTTP_METHODS, EndpointDecl, FunctionDecl, ImportRef, Route, StaticCall
+from . import declarations, symbols
+from .namespace import Binding
+from .syntax import dotted_name, imported_module, imports_in
+from .static_eval import Evaluator
+
+ROUTE_DECORATORS = {method.lower(): method for method in HTTP_METHODS}
+
+
+class DecoratorReader:
+    """Reads the Flash decorator of the function and class definitions of one module."""
+
+    def __init__(self, evaluator: Evaluator, *, module: str, is_package: bool) -> None:
+        self.ev = evaluator
+        self.module = module
+        self.is_package = is_package
+
+    def read(self, node: cst.FunctionDef | cst.ClassDef, index: int) -> FunctionDecl | None:
+        """The definition's declaration if a Flash decorator is on it, else None."""
+        ours = [(d, kind) for d in node.decorators if (kind := self._classify(d, index))]
+        if not ours:
+            return None
+        if len(ours) > 1:
+            raise self.ev.error(
+                ours[1][0],
+                f"`{node.name.value}` has more than one Flash decorator.",
+                hint="Give each function exactly one @Endpoint, route or @remote decorator.",
+                related=(self.ev.location(ours[0][0]),),
+            )
+        decorator, kind = ours[0]
+        if kind == "endpoint":
+            return self._read_endpoint(node, decorator, index)
+        if kind == "route":
+            return self._read_route(node, decorator, index)
+        if kind == "instance":
+            return self._read_instance(node, decorator, index)
+        return self._read_remote(node, decorator, index)
+
+    def _classify(self, decorator: cst.Decorator, index: int) -> str | None:
+        expr = decorator.decorator
+        call = expr if isinstance(expr, cst.Call) else None
+        target = call.func if call is not None else expr
+        symbol = self.ev.resolve_symbol(target, index)
+        if symbol in (symbols.ENDPOINT, symbols.REMOTE):
+            if call is None:
+                raise self.ev.error(
+                    decorator,
+                    f"@{self.ev.code(expr)} must be called with its configuration.",
+                    hint=f'Write @{self.ev.code(expr)}(name="my-endpoint", ...).'
+                    if symbol == symbols.ENDPOINT
+                    else "Write @remote(resource_config=config, ...).",
+                )
+            return "endpoint" if symbol == symbols.ENDPOINT else "remote"
+        if call is None and isinstance(target, cst.Name):
+            # `ep = Endpoint(...)` then `@ep`: the SDK's direct (queue) decorator.
+            return "instance" if self._endpoint_instance(target, index) is not None else None
+        if isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name):
+            if self._endpoint_instance(target.value, index) is None:
+                return None
+            if call is None:
+                raise self.ev.error(
+                    decorator,
+                    f"@{self.ev.code(expr)} must be called with a path.",
+                    hint=f'Write @{self.ev.code(expr)}("/path").',
+                )
+            return "route"
+        return None
+
+    def _endpoint_instance(self, name: cst.Name, index: int) -> Binding | None:
+        """The binding of ``name`` if it is ``name = Endpoint(...)``."""
+        binding = self.ev.resolve_constant(name, index)
+        if binding is None or not isinstance(binding.node, cst.Call):
+            return None
+        if self.ev.resolve_symbol(binding.node.func, binding.index) != symbols.ENDPOINT:
+            return None
+        return binding
+
+    def _declaration(self, node, decorator, *, endpoint, route=None, deps=(), sys_deps=()):
+        is_class = isinstance(node, cst.ClassDef)
+        if is_class and route is not None:
+            raise self.ev.error(
+                decorator,
+                f"routes must decorate functions, but `{node.name.value}` is a class.",
+                hint="Decorate a module-level function with the route instead.",
+            )
+        return FunctionDecl(
+            name=node.name.value,
+            module=self.module,
+            file=self.ev.path,
+            location=self.ev.location(decorator),
+            is_async=not is_class and node.asynchronous is not None,
+            is_class=is_class,
+            class_methods=_public_methods(node) if is_class else (),
+            route=route,
+            endpoint=endpoint,
+            dependencies=deps,
+            system_dependencies=sys_deps,
+            body_imports=tuple(self._body_imports(node)),
+        )
+
+    def _read_endpoint(self, node, decorator, index) -> FunctionDecl:
+        call = self.ev.evaluate_call(decorator.decorator, index, "Endpoint")
+        config = declarations.endpoint_config(call, load_balanced=False)
+        endpoint = EndpointDecl(config=config, location=self.ev.location(decorator))
+        return self._declaration(node, decorator, endpoint=endpoint)
+
+    def _read_instance(self, node, decorator, index) -> FunctionDecl:
+        name: cst.Name = decorator.decorator
+        binding = self._endpoint_instance(name, index)
+        instance = self.ev.evaluate_call(binding.node, binding.index, name.value)
+        config = declarations.endpoint_config(instance, load_balanced=False)
+        # The decorator, not the shared Endpoint(...) call, is what makes it a queue endpoint.
+        endpoint = EndpointDecl(config=config, location=self.ev.location(decorator))
+        return self._declaration(node, decorator, endpoint=endpoint)
+
+    def _read_route(self, node, decorator, index) -> FunctionDecl:
+        call_node: cst.Call = decorator.decorator
+        attribute: cst.Attribute = call_node.func
+        binding = self._endpoint_instance(attribute.value, index)
+        instance = self.ev.evaluate_call(binding.node, binding.index, attribute.value.value)
+        config = declarations.endpoint_config(instance, load_balanced=True)
+        endpoint = EndpointDecl(config=config, location=instance.location)
+        method = ROUTE_DECORATORS.get(attribute.attr.value, attribute.attr.value.upper())
+        path = self._route_path(call_node, index)
+        route = Route(method=method, path=path, location=self.ev.location(decorator))
+        return self._declaration(node, decorator, endpoint=endpoint, route=route)
+
+    def _route_path(self, call_node: cst.Call, index: int) -> str:
+        args = call_node.args
+        keyword = args[0].keyword.value if args and args[0].keyword else "path"
+        if len(args) != 1 or args[0].star or keyword != "path":
+            raise self.ev.error(
+                call_node, "a route decorator takes exactly one argument, the path.",
+                hint='Write @api.post("/items").',
+            )
+        path = self.ev.evaluate(call_node.args[0].value, index, "path")
+        if not isinstance(path, str):
+            raise self.ev.error(call_node.args[0], f"the route path must be a string, got {path!r}.")
+        return path
+
+    def _read_remote(self, node, decorator, index) -> FunctionDecl:
+        call = self.ev.evaluate_call(
+            decorator.decorator, index, "remote", callees=frozenset({symbols.REMOTE})
+        )
+        args = declarations.remote_arguments(call)
+        resource = args.take("resource_config")
+        if not isinstance(resource, StaticCall) or resource.callee not in symbols.RESOURCE_CLASSES:
+            # Name a call by its callee; its record's repr would leak internal fields.
+            got = f"{resource.callee}(...)" if isinstance(resource, StaticCall) else repr(resource)
+            raise args.error(
+                "resource_config",
+                "@remote needs a resource configuration such as LiveServerless(name=...), "
+                f"got {got}.",
+                hint="Declare cfg = LiveServerless(name=\"worker\") at module level and "
+                "write @remote(resource_config=cfg).",
+            )
+        config = declarations.resource_config(resource)
+        method, path = args.take("method"), args.take("path")
+        route = None
+        if config.load_balanced:
+            if not isinstance(method, str) or not isinstance(path, str):
+                raise args.error(
+                    "resource_config",
+                    f"{resource.callee} is load-balanced: @remote needs `method` and `path` strings.",
+                    hint='Write @remote(cfg, method="POST", path="/items").',
+                )
+            route = Route(method=method.upper(), path=path, location=self.ev.location(decorator))
+        elif method is not None or path is not None:
+            raise args.error(
+                "method" if method is not None else "path",
+                f"`method`/`path` only apply to load balancers, but {resource.callee} is queue-based.",
+                hint="Use LiveLoadBalancer(...) for HTTP routes, or drop method/path.",
+            )
+        deps = args.take_strings("dependencies", declarations.requirement_checker(config.name))
+        sys_deps = args.take_strings("system_dependencies")
+        endpoint = EndpointDecl(config=config, location=resource.location)
+        return self._declaration(
+            node, decorator, endpoint=endpoint, route=route, deps=deps, sys_deps=sys_deps
+        )
+
+    def _body_imports(self, node: cst.FunctionDef | cst.ClassDef) -> Iterator[ImportRef]:
+        """Imports anywhere inside the definition's body, made absolute."""
+        for statement in imports_in(node):
+            location = self.ev.location(statement)
+            if isinstance(statement, cst.Import):
+                for alias in statement.names:
+                    yield ImportRef(module=dotted_name(alias.name), names=(), location=location)
+            else:
+                names = ("*",) if isinstance(statement.names, cst.ImportStar) else tuple(
+                    dotted_name(alias.name) for alias in statement.names)
+                module = imported_module(statement, self.module, is_package=self.is_package)
+                yield ImportRef(module=module, names=names, location=location)
+
+
+def _public_methods(node: cst.ClassDef) -> tuple[str, ...]:
+    methods = []
+    for statement in node.body.body:
+        if isinstance(statement, cst.FunctionDef) and not statement.name.value.startswith("_"):
+            methods.append(statement.name.value)
+    return tuple(dict.fromkeys(methods))

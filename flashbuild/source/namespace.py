@@ -1,0 +1,124 @@
+"""What each module-level name of a file is bound to, statement by statement.
+
+A module's top-level statements are read in order into a :class:`Namespace`
+that records, for every name, what it was bound to and where: a name imported
+from ``runpod_flash``, the SDK module itself, a constant expression, or
+something dynamic. The static evaluator reads values through it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Literal
+
+import libcst as cst
+
+from . import symbols
+from .syntax import dotted_name
+
+BindingKind = Literal["symbol", "sdk-module", "expr", "dynamic"]
+
+
+@dataclass(frozen=True)
+class Binding:
+    """What a module-level name refers to from statement ``index`` on."""
+
+    kind: BindingKind  # a runpod_flash name, the SDK module, an expression, or dynamic
+    index: int
+    node: cst.CSTNode
+    symbol: str = ""
+    reason: str = ""
+
+
+class Namespace:
+    """Module-level bindings in statement order (later bindings shadow earlier ones)."""
+
+    def __init__(self) -> None:
+        self._bindings: dict[str, list[Binding]] = {}
+
+    def bind(self, name: str, binding: Binding) -> None:
+        self._bindings.setdefault(name, []).append(binding)
+
+    def lookup(self, name: str, before: int) -> Binding | None:
+        """The binding of ``name`` visible to statement number ``before``."""
+        visible = [b for b in self._bindings.get(name, ()) if b.index < before]
+        return visible[-1] if visible else None
+
+
+def read_namespace(statements: Iterable[cst.CSTNode]) -> Namespace:
+    """The bindings of module-level statements, numbered in the order given."""
+    namespace = Namespace()
+    for index, statement in enumerate(statements):
+        _bind(namespace, index, statement)
+    return namespace
+
+
+def is_sdk_module(name: str) -> bool:
+    """``runpod_flash`` or one of its submodules."""
+    return name == symbols.SDK_PACKAGE or name.startswith(symbols.SDK_PACKAGE + ".")
+
+
+def _bind(namespace: Namespace, index: int, node: cst.CSTNode) -> None:
+    """Record the names a module-level statement binds."""
+    if isinstance(node, cst.Import):
+        _bind_import(namespace, index, node)
+    elif isinstance(node, cst.ImportFrom):
+        _bind_import_from(namespace, index, node)
+    elif isinstance(node, cst.Assign):
+        for target in node.targets:
+            _bind_target(namespace, index, target.target, node.value)
+    elif isinstance(node, cst.AnnAssign) and node.value is not None:
+        _bind_target(namespace, index, node.target, node.value)
+    elif isinstance(node, cst.AugAssign) and isinstance(node.target, cst.Name):
+        if isinstance(node.operator, cst.AddAssign):
+            combined = cst.BinaryOperation(left=node.target, operator=cst.Add(), right=node.value)
+            namespace.bind(node.target.value, Binding("expr", index, combined))
+        else:
+            namespace.bind(node.target.value, Binding(
+                "dynamic", index, node, reason="changed by an augmented assignment"))
+    elif isinstance(node, (cst.FunctionDef, cst.ClassDef)):
+        kind = "a class" if isinstance(node, cst.ClassDef) else "a function"
+        namespace.bind(node.name.value, Binding("dynamic", index, node, reason=kind))
+
+
+def _bind_import(namespace: Namespace, index: int, node: cst.Import) -> None:
+    for alias in node.names:
+        full = dotted_name(alias.name)
+        if alias.asname is not None:
+            bound = dotted_name(alias.asname.name)  # type: ignore[arg-type]
+            kind: BindingKind = "sdk-module" if is_sdk_module(full) else "dynamic"
+        else:
+            bound = full.split(".")[0]
+            kind = "sdk-module" if bound == symbols.SDK_PACKAGE else "dynamic"
+        namespace.bind(bound, Binding(kind, index, node, reason=f"the module `{full}`"))
+
+
+def _bind_import_from(namespace: Namespace, index: int, node: cst.ImportFrom) -> None:
+    source = dotted_name(node.module) if node.module is not None else ""
+    ours = not node.relative and is_sdk_module(source)
+    if isinstance(node.names, cst.ImportStar):
+        if ours:
+            for name in symbols.KNOWN_SYMBOLS:
+                namespace.bind(name, Binding("symbol", index, node, symbol=name))
+        return
+    for alias in node.names:
+        imported = dotted_name(alias.name)
+        bound = dotted_name(alias.asname.name) if alias.asname else imported  # type: ignore[arg-type]
+        if ours and imported in symbols.KNOWN_SYMBOLS:
+            namespace.bind(bound, Binding("symbol", index, node, symbol=imported))
+        else:
+            reason = f"imported from `{'.' * len(node.relative)}{source}`"
+            namespace.bind(bound, Binding("dynamic", index, node, reason=reason))
+
+
+def _bind_target(
+    namespace: Namespace, index: int, target: cst.BaseExpression, value: cst.BaseExpression
+) -> None:
+    if isinstance(target, cst.Name):
+        namespace.bind(target.value, Binding("expr", index, value))
+    elif isinstance(target, (cst.Tuple, cst.List)):
+        for element in target.elements:
+            if isinstance(element.value, cst.Name):
+                namespace.bind(element.value.value, Binding(
+                    "dynamic", index, element.value, reason="assigned by unpacking"))

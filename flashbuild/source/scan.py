@@ -1,0 +1,89 @@
+"""Find every Flash endpoint function in a project, statically.
+
+Each shipped ``.py`` file is parsed with libcst, never imported or run. Every
+file must parse; files that import ``runpod_flash`` are then read statement by
+statement (:mod:`~flashbuild.source.namespace`) to learn what each
+module-level name is bound to, so that ``@EP(...)`` after ``from runpod_flash
+import Endpoint as EP`` is recognised while a user's own class named
+``Endpoint`` is not.
+
+What a file declares depends only on its path and bytes, so results are kept
+in a small cache beside the dependency cache: an unchanged file is not parsed
+again, and a build whose files are all unchanged does not even load the parser.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from .. import __version__
+from ..cache import cached_tuple
+from ..errors import SourceCodeError, SourceLocation
+from ..records import FunctionDecl, ProjectFiles, ScannedModule, ScanResult
+from . import symbols
+from .modules import module_name
+
+_CACHE_FORMAT = 1
+
+
+def scan_project(project: ProjectFiles, *, cache_dir: Path | None = None) -> ScanResult:
+    """Scan every shipped ``.py`` file of a project (symlinked copies excluded)."""
+    modules: list[ScannedModule] = []
+    functions: list[FunctionDecl] = []
+    for file in project.files:
+        if file.is_symlink or not file.path.endswith(".py"):
+            continue
+        try:
+            source = file.source.read_bytes()
+        except OSError as exc:
+            raise SourceCodeError(
+                f"cannot read {file.path}: {exc.strerror}.",
+                location=SourceLocation(path=file.path),
+                hint="Check the file's permissions, or exclude it in .flashignore.",
+            ) from None
+        name = module_name(file.path)
+        modules.append(ScannedModule(path=file.path, module=name))
+        functions.extend(_scan_cached(source, file.path, name, cache_dir))
+    return ScanResult(modules=tuple(modules), functions=tuple(functions))
+
+
+def _scan_cached(
+    source: bytes, path: str, module: str, cache_dir: Path | None
+) -> tuple[FunctionDecl, ...]:
+    entry = None
+    if cache_dir is not None:
+        key = hashlib.sha256(
+            f"{_CACHE_FORMAT}\0{__version__}\0{path}\0{module}\0".encode() + source
+        ).hexdigest()
+        entry = cache_dir / "scan" / key[:2] / f"{key}.pickle"
+    return cached_tuple(
+        entry, FunctionDecl, lambda: scan_source(source, path=path, module=module)
+    )
+
+
+def scan_source(source: bytes, *, path: str, module: str) -> tuple[FunctionDecl, ...]:
+    """The endpoint functions declared in one module's source, in source order."""
+    import libcst as cst  # the parser loads on first use
+    from libcst.metadata import MetadataWrapper, PositionProvider
+
+    from .decorators import DecoratorReader
+    from .namespace import read_namespace
+    from .static_eval import Evaluator
+    from .syntax import module_statements, parse
+
+    tree = parse(source, path)
+    if symbols.SDK_PACKAGE.encode() not in source:
+        return ()  # nothing can be ours without importing runpod_flash
+    positions = MetadataWrapper(tree, unsafe_skip_copy=True).resolve(PositionProvider)
+    statements = list(module_statements(tree.body))
+    evaluator = Evaluator(module=tree, positions=positions, path=path,
+                          namespace=read_namespace(statements))
+    reader = DecoratorReader(evaluator, module=module, is_package=path.endswith("__init__.py"))
+    found = []
+    for index, statement in enumerate(statements):
+        if isinstance(statement, (cst.FunctionDef, cst.ClassDef)) and statement.decorators:
+            decl = reader.read(statement, index)
+            if decl is not None:
+                found.append(decl)
+    return tuple(found)

@@ -1,0 +1,136 @@
+"""The Python-source toolkit shared by the scanner and the static checks.
+
+Parsing (never importing), relative imports, and the statements and imports
+of a definition's body or of a module's top level: each has one implementation
+here (module names in :mod:`flashbuild.source.modules`), so the scanner and
+the checks cannot disagree on them.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator, Sequence
+
+import libcst as cst
+
+from ..errors import SourceCodeError, SourceLocation
+from .modules import absolute_module
+
+ImportStatement = cst.Import | cst.ImportFrom
+
+
+def parse(source: bytes, path: str) -> cst.Module:
+    """Parse a file, turning a syntax error into a SourceCodeError at its line."""
+    column: int | None
+    try:
+        return cst.parse_module(source)
+    except cst.ParserSyntaxError as exc:
+        message, line, column = exc.message, exc.raw_line, exc.raw_column + 1
+    except (UnicodeDecodeError, LookupError, SyntaxError) as exc:
+        raise SourceCodeError(
+            f"cannot be parsed: {exc}",
+            location=SourceLocation(path=path),
+            hint="Save the file as UTF-8 (or declare its encoding), or exclude it.",
+        ) from None
+    # libcst places some errors a token late; CPython's parser (which only
+    # parses, never runs the code) usually names the exact spot.
+    try:
+        ast.parse(source)
+    except SyntaxError as exc:
+        if exc.lineno is not None:
+            message, line, column = exc.msg, exc.lineno, exc.offset
+    except ValueError:  # e.g. null bytes
+        pass
+    raise SourceCodeError(
+        f"syntax error: {message}",
+        location=SourceLocation(path=path, line=line, column=column),
+        hint="Fix the syntax error; every shipped .py file must parse. If the file "
+        "should not ship, exclude it in .flashignore.",
+    )
+
+
+def dotted_name(node: cst.BaseExpression | None) -> str:
+    """``a.b.c`` for Name/Attribute chains, else ``""``."""
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        base = dotted_name(node.value)
+        return f"{base}.{node.attr.value}" if base else ""
+    return ""
+
+
+def imported_module(statement: cst.ImportFrom, module: str, *, is_package: bool) -> str:
+    """The absolute module an ``ImportFrom`` inside ``module`` names ("" if impossible)."""
+    name = dotted_name(statement.module) if statement.module is not None else ""
+    return absolute_module(module, is_package=is_package, level=len(statement.relative),
+                           name=name)
+
+
+def imports_in(definition: cst.FunctionDef | cst.ClassDef) -> Iterator[ImportStatement]:
+    """Every import statement inside a definition's body, nested blocks included, in order."""
+    stack: list[cst.CSTNode] = [definition.body]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (cst.Import, cst.ImportFrom)):
+            yield node
+        stack.extend(reversed(node.children))
+
+
+def module_statements(body: Sequence[cst.CSTNode], *, every_block: bool = False
+                      ) -> Iterator[cst.CSTNode]:
+    """Module-level statements in source order, compound blocks entered.
+
+    By default the blocks of straight-line execution, which is what binds a
+    module's names: both branches of ``if``, the body, ``else`` and ``finally``
+    of ``try`` and the body of ``with``; ``except`` handlers are fallbacks and
+    are skipped, loops are yielded whole. With ``every_block``, every block
+    that may run when the module is imported: loops and ``except`` handlers
+    too, but not the body of ``if TYPE_CHECKING:``.
+    """
+    for statement in body:
+        if isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
+            yield from statement.body
+            continue
+        blocks = _blocks(statement, every_block=every_block)
+        if blocks is None:
+            yield statement
+        for block in blocks or ():
+            yield from module_statements(_statements_of(block), every_block=every_block)
+
+
+def _blocks(statement: cst.CSTNode, *, every_block: bool) -> list[cst.CSTNode] | None:
+    """The blocks of a compound statement to enter, or None to yield it whole."""
+    if isinstance(statement, cst.If):
+        runs = not (every_block and dotted_name(statement.test).split(".")[-1] == "TYPE_CHECKING")
+        return [*([statement.body] if runs else []), *_optional(statement.orelse)]
+    if isinstance(statement, (cst.Try, cst.TryStar)):
+        handlers = [handler.body for handler in statement.handlers] if every_block else []
+        return [statement.body, *_optional(statement.orelse, statement.finalbody), *handlers]
+    if isinstance(statement, cst.With):
+        return [statement.body]
+    if every_block and isinstance(statement, (cst.For, cst.While)):
+        return [statement.body, *_optional(statement.orelse)]
+    return None
+
+
+def _optional(*blocks: cst.CSTNode | None) -> list[cst.CSTNode]:
+    return [block for block in blocks if block is not None]
+
+
+def _statements_of(block: cst.CSTNode) -> Sequence[cst.CSTNode]:
+    """The statements of a suite, of an ``else``/``finally`` clause, or an ``elif`` itself."""
+    if isinstance(block, cst.If):  # an elif
+        return [block]
+    if isinstance(block, (cst.Else, cst.Finally)):
+        block = block.body
+    if isinstance(block, cst.SimpleStatementSuite):  # `try: import x` on one line
+        return [block]
+    assert isinstance(block, cst.IndentedBlock), type(block)
+    return block.body
+
+
+def module_level_imports(module: cst.Module) -> Iterator[ImportStatement]:
+    """Imports that may run when the module is imported (not under ``if TYPE_CHECKING:``)."""
+    for statement in module_statements(module.body, every_block=True):
+        if isinstance(statement, (cst.Import, cst.ImportFrom)):
+            yield statement
