@@ -1,5 +1,8 @@
-# `make example` builds the bundled example app; `make test` runs the tests.
+# `make example` builds the bundled example app; `make test` runs the checks of `make lint`
+# (ruff, mypy, import-linter, tools/check_layout.py), then the tests.
 # Both create .venv (Python 3.10+) with flashbuild and its test tools on first use.
+# `make test-unit` runs only tests/unit (seconds: no uv, no CLI, no pipeline builds);
+# `make test-offline` skips the tests that need PyPI.
 # `make bench` times builds of the fixture apps (BENCH_ARGS='--with-reference' adds the old tool).
 
 PYTHON ?= python3
@@ -10,7 +13,7 @@ PIP := PIP_CONFIG_FILE=/dev/null $(VENV)/bin/python -m pip
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: example test test-offline clean
+.PHONY: example lint test test-offline test-unit clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,15 +24,25 @@ $(STAMP): pyproject.toml
 example: $(STAMP)
 	$(BIN)/flash build fixtures/example-app
 
-test: $(STAMP)
+lint: $(STAMP)
+	$(BIN)/ruff check flashbuild tests tools
+	$(BIN)/mypy
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/python tools/check_layout.py
+
+test: lint
 	$(BIN)/python -m pytest
 
 test-offline: $(STAMP)
 	$(BIN)/python -m pytest -m 'not network'
 
+test-unit: $(STAMP)
+	$(BIN)/python -m pytest tests/unit
+
 .PHONY: bench
 bench: $(STAMP)
-	$(BIN)/python -m tests.benchmark $(BENCH_ARGS)
+	$(BIN)/python tools/benchmark.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis fixtures/*/.flash
+	rm -rf $(VENV) .pytest_cache .hypothesis .mypy_cache .ruff_cache .import_linter_cache \
+		fixtures/*/.flash fixtures/*/*/.flash

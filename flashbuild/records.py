@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Union
+from typing import Literal
 
 from .errors import SourceLocation
 
@@ -19,6 +19,8 @@ HTTP_METHODS = ("GET", "POST", "PUT", "DELETE", "PATCH")
 RESERVED_PATHS = ("/ping", "/execute")
 PYTHON_VERSIONS = ("3.10", "3.11", "3.12", "3.13")
 DEFAULT_PYTHON_VERSION = "3.12"
+
+Compute = Literal["gpu", "cpu"]  # what an endpoint runs on, and so its worker image
 
 
 # --- static values -----------------------------------------------------------
@@ -41,13 +43,13 @@ class StaticCall:
     """A call of a runpod_flash class with static arguments (``PodTemplate(...)``)."""
 
     callee: str
-    arguments: tuple[tuple[str, "StaticValue"], ...]  # positional ones keyed "#0", "#1"...
+    arguments: tuple[tuple[str, StaticValue], ...]  # positional ones keyed "#0", "#1"...
     location: SourceLocation = field(compare=False)
     argument_locations: tuple[SourceLocation, ...] = field(default=(), compare=False)
 
     def location_of(self, key: str) -> SourceLocation:
         """Where argument ``key`` was written (the call itself if unknown)."""
-        for (name, _), where in zip(self.arguments, self.argument_locations):
+        for (name, _), where in zip(self.arguments, self.argument_locations, strict=False):
             if name == key:
                 return where
         return self.location
@@ -57,10 +59,10 @@ class StaticCall:
 # StaticDict, so every static value is hashable and comparable.
 @dataclass(frozen=True)
 class StaticDict:
-    items: tuple[tuple["StaticValue", "StaticValue"], ...]
+    items: tuple[tuple[StaticValue, StaticValue], ...]
 
 
-StaticValue = Union[None, bool, int, float, str, tuple, StaticDict, EnumMember, StaticCall]
+StaticValue = None | bool | int | float | str | tuple | StaticDict | EnumMember | StaticCall
 
 
 def to_json(value: StaticValue) -> object:
@@ -70,7 +72,7 @@ def to_json(value: StaticValue) -> object:
     if isinstance(value, StaticDict):
         return {str(to_json(k)): to_json(v) for k, v in value.items}
     if isinstance(value, StaticCall):
-        data = {"type": value.callee}
+        data: dict[str, object] = {"type": value.callee}
         data.update({k: to_json(v) for k, v in value.arguments})
         return data
     if isinstance(value, tuple):
@@ -141,7 +143,7 @@ class EndpointConfig:
     name: str
     resource_type: str  # "Endpoint", "LiveServerless", "CpuLiveLoadBalancer", ...
     load_balanced: bool
-    compute: Literal["gpu", "cpu"]
+    compute: Compute
     gpu_ids: tuple[str, ...]
     instance_ids: tuple[str, ...]
     workers_min: int

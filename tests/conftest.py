@@ -1,4 +1,4 @@
-"""Shared fixtures: fixture apps copied into tmp_path, hypothesis profiles."""
+"""Shared fixtures: fixture apps copied into tmp_path, hypothesis profiles, the ``e2e`` mark."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = REPO_ROOT / "fixtures"
+E2E_TESTS = REPO_ROOT / "tests" / "e2e"
 
 settings.register_profile("dev", max_examples=20, deadline=None)
 settings.register_profile(
@@ -19,10 +20,17 @@ settings.register_profile(
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
 
 
+def pytest_collection_modifyitems(items):
+    """Mark every test under tests/e2e with ``e2e``, so ``-m 'not e2e'`` selects the unit tests."""
+    for item in items:
+        if item.path.resolve().is_relative_to(E2E_TESTS):
+            item.add_marker(pytest.mark.e2e)
+
+
 @pytest.fixture(scope="session")
 def wheelhouse(tmp_path_factory) -> Path:
-    """A directory of tiny real wheels and sdists (see tests/wheelhouse.py)."""
-    from .wheelhouse import build_wheelhouse
+    """A directory of tiny real wheels and sdists (see tests/support/wheelhouse.py)."""
+    from .support.wheelhouse import build_wheelhouse
 
     return build_wheelhouse(tmp_path_factory.mktemp("wheelhouse"))
 

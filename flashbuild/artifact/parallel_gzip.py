@@ -214,8 +214,11 @@ class ParallelGzipWriter:
 
 def _compress_block(block: bytes, dictionary: bytes, level: int, last: bool) -> bytes:
     """Raw deflate of one block, primed with ``dictionary`` (the previous block's tail)."""
-    options = {"zdict": dictionary} if dictionary else {}
-    compressor = zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS, _MEM_LEVEL, **options)
+    compressor = (
+        zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS, _MEM_LEVEL, zdict=dictionary)
+        if dictionary
+        else zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS, _MEM_LEVEL)
+    )
     # A sync flush ends on a byte boundary without a final block, so the next block can follow.
     end = zlib.Z_FINISH if last else zlib.Z_SYNC_FLUSH
     return compressor.compress(block) + compressor.flush(end)

@@ -36,10 +36,14 @@ class Writer(Protocol):
 class ArchiveEntry(Protocol):
     """What :func:`write_tar_part` needs of a member (see ``members.ArchiveMember``)."""
 
-    source: Path | None
-    data: bytes | None
-    link_target: str | None
-    executable: bool
+    @property
+    def source(self) -> Path | None: ...
+    @property
+    def data(self) -> bytes | None: ...
+    @property
+    def link_target(self) -> str | None: ...
+    @property
+    def executable(self) -> bool: ...
 
 
 def _header(info: tarfile.TarInfo) -> bytes:

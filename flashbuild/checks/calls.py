@@ -104,13 +104,15 @@ def _awaited_names(root: cst.CSTNode) -> frozenset[str]:
     return frozenset(names)
 
 
-def _is_awaited(call: cst.Call, parents, awaited_names) -> bool:
+def _is_awaited(call: cst.Call, parents: Mapping[cst.CSTNode, cst.CSTNode],
+                awaited_names: frozenset[str]) -> bool:
     """Whether the coroutine ``call`` makes is awaited, scheduled or run (sync code cannot
     contain ``await``, so the same rule serves sync callers)."""
-    node, parent = call, parents.get(call)
+    node: cst.CSTNode = call
+    parent = parents.get(call)
     while isinstance(parent, _CONTAINERS):
         node, parent = parent, parents.get(parent)
-    if _awaiting_call(parent) and node is not parent.func:
+    if isinstance(parent, cst.Call) and _awaiting_call(parent) and node is not parent.func:
         return True  # asyncio.gather(*[f(x) for x in xs]), asyncio.run(f(x)), ...
     if isinstance(parent, cst.Await):
         return True

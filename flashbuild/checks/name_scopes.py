@@ -20,11 +20,15 @@ this walk follows the compiler's rules itself:
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Literal
 
 import libcst as cst
+
+from ..source.syntax import dotted_name
 
 ScopeKind = Literal["module", "function", "class", "comprehension"]
 BindingKind = Literal["import", "function", "class", "assignment", "parameter", "other"]
@@ -141,6 +145,12 @@ def _parameters(parameters: cst.Parameters) -> Iterator[cst.Param]:
         yield parameters.star_kwarg
 
 
+@functools.cache
+def _handler_name(node_type: type) -> str:
+    """``AnnAssign`` -> ``_visit_ann_assign``."""
+    return "_visit_" + re.sub(r"(?<!^)(?=[A-Z])", "_", node_type.__name__).lower()
+
+
 class ScopeWalker:
     """Walks a module once, recording every scope, binding and name read."""
 
@@ -157,25 +167,27 @@ class ScopeWalker:
     # --- dispatch -------------------------------------------------------------------
 
     def visit(self, node: cst.CSTNode, scope: Scope) -> None:
-        handler = getattr(self, f"_visit_{type(node).__name__}", None)
+        """Visit ``node`` read in ``scope``: by its ``_visit_<node type>`` method, if any,
+        else by its children."""
+        handler = getattr(self, _handler_name(type(node)), None)
         if handler is not None:
             handler(node, scope)
         else:
             for child in node.children:
                 self.visit(child, scope)
 
-    def _visit_Name(self, node: cst.Name, scope: Scope) -> None:
+    def _visit_name(self, node: cst.Name, scope: Scope) -> None:
         if node.value not in _KEYWORD_NAMES:
             self.references.append(Reference(name=node.value, node=node, scope=scope))
 
-    def _visit_Attribute(self, node: cst.Attribute, scope: Scope) -> None:
+    def _visit_attribute(self, node: cst.Attribute, scope: Scope) -> None:
         self.visit(node.value, scope)  # `.attr` is not a name lookup
 
-    def _visit_Arg(self, node: cst.Arg, scope: Scope) -> None:
+    def _visit_arg(self, node: cst.Arg, scope: Scope) -> None:
         self.visit(node.value, scope)  # `keyword=` is not a name lookup
 
-    def _visit_Annotation(self, node: cst.Annotation, scope: Scope) -> None:
-        return None  # evaluated where the function is defined, or never
+    def _visit_annotation(self, _node: cst.Annotation, _scope: Scope) -> None:
+        """Annotations are evaluated where the function is defined, or never: not followed."""
 
     # --- binding statements ---------------------------------------------------------------
 
@@ -192,75 +204,75 @@ class ScopeWalker:
         else:  # obj.attr = ..., obj[key] = ...: reads obj and key
             self.visit(target, scope)
 
-    def _visit_Assign(self, node: cst.Assign, scope: Scope) -> None:
+    def _visit_assign(self, node: cst.Assign, scope: Scope) -> None:
         self.visit(node.value, scope)
         for target in node.targets:
             self._bind_target(target.target, scope, kind="assignment", value=node.value)
 
-    def _visit_AnnAssign(self, node: cst.AnnAssign, scope: Scope) -> None:
+    def _visit_ann_assign(self, node: cst.AnnAssign, scope: Scope) -> None:
         if node.value is not None:
             self.visit(node.value, scope)
         # `x: int` alone makes x local to a function, but binds nothing in a module.
         if node.value is not None or scope.kind != "module":
             self._bind_target(node.target, scope, kind="assignment", value=node.value)
 
-    def _visit_AugAssign(self, node: cst.AugAssign, scope: Scope) -> None:
+    def _visit_aug_assign(self, node: cst.AugAssign, scope: Scope) -> None:
         self.visit(node.value, scope)
         self._bind_target(node.target, scope, kind="assignment")
 
-    def _visit_Del(self, node: cst.Del, scope: Scope) -> None:
+    def _visit_del(self, node: cst.Del, scope: Scope) -> None:
         self._bind_target(node.target, scope)
 
-    def _visit_NamedExpr(self, node: cst.NamedExpr, scope: Scope) -> None:
+    def _visit_named_expr(self, node: cst.NamedExpr, scope: Scope) -> None:
         self.visit(node.value, scope)
         self._bind_target(node.target, scope.function_scope(), kind="assignment")
 
-    def _visit_For(self, node: cst.For, scope: Scope) -> None:
+    def _visit_for(self, node: cst.For, scope: Scope) -> None:
         self.visit(node.iter, scope)
         self._bind_target(node.target, scope)
         self.visit(node.body, scope)
         if node.orelse is not None:
             self.visit(node.orelse, scope)
 
-    def _visit_WithItem(self, node: cst.WithItem, scope: Scope) -> None:
+    def _visit_with_item(self, node: cst.WithItem, scope: Scope) -> None:
         self.visit(node.item, scope)
         if node.asname is not None:
             self._bind_target(node.asname.name, scope)
 
-    def _visit_ExceptHandler(self, node: cst.ExceptHandler, scope: Scope) -> None:
+    def _visit_except_handler(self, node: cst.ExceptHandler, scope: Scope) -> None:
         if node.type is not None:
             self.visit(node.type, scope)
         if node.name is not None:
             self._bind_target(node.name.name, scope)
         self.visit(node.body, scope)
 
-    _visit_ExceptStarHandler = _visit_ExceptHandler
+    _visit_except_star_handler = _visit_except_handler
 
-    def _visit_Import(self, node: cst.Import, scope: Scope) -> None:
+    def _visit_import(self, node: cst.Import, scope: Scope) -> None:
         for alias in node.names:
             if alias.asname is not None:
                 bound = alias.asname.name.value  # type: ignore[union-attr]
             else:  # `import a.b` binds `a`
-                bound = cst.Module([]).code_for_node(alias.name).split(".")[0]
+                bound = dotted_name(alias.name).split(".")[0]
             scope.bind(BindingSite(name=bound, kind="import", node=node, statement=node))
 
-    def _visit_ImportFrom(self, node: cst.ImportFrom, scope: Scope) -> None:
+    def _visit_import_from(self, node: cst.ImportFrom, scope: Scope) -> None:
         if isinstance(node.names, cst.ImportStar):
-            return None  # binds names nobody can list statically
+            return  # binds names nobody can list statically
         for alias in node.names:
-            imported = alias.name.value  # type: ignore[union-attr]
+            imported = dotted_name(alias.name)
             asname = alias.asname.name if alias.asname else None
             bound = asname.value if isinstance(asname, cst.Name) else imported
             scope.bind(BindingSite(name=bound, kind="import", node=node, statement=node,
                                    imported=imported))
 
-    def _visit_Global(self, node: cst.Global, scope: Scope) -> None:
+    def _visit_global(self, node: cst.Global, scope: Scope) -> None:
         scope.declared_global.update(item.name.value for item in node.names)
 
-    def _visit_Nonlocal(self, node: cst.Nonlocal, scope: Scope) -> None:
+    def _visit_nonlocal(self, node: cst.Nonlocal, scope: Scope) -> None:
         scope.declared_nonlocal.update(item.name.value for item in node.names)
 
-    def _visit_TypeAlias(self, node: cst.CSTNode, scope: Scope) -> None:
+    def _visit_type_alias(self, node: cst.TypeAlias, scope: Scope) -> None:
         # `type X = ...` (3.12): the value is evaluated lazily, like an annotation.
         scope.bind(BindingSite(name=node.name.value, kind="assignment", node=node.name))
 
@@ -273,7 +285,7 @@ class ScopeWalker:
             if isinstance(name, cst.Name):
                 scope.bind(BindingSite(name=name.value, kind="parameter", node=name))
 
-    def _visit_FunctionDef(self, node: cst.FunctionDef, scope: Scope) -> None:
+    def _visit_function_def(self, node: cst.FunctionDef, scope: Scope) -> None:
         for decorator in node.decorators:
             self.visit(decorator, scope)
         for parameter in _parameters(node.params):
@@ -289,7 +301,7 @@ class ScopeWalker:
                                    node=parameter.name))
         self.visit(node.body, inner)
 
-    def _visit_Lambda(self, node: cst.Lambda, scope: Scope) -> None:
+    def _visit_lambda(self, node: cst.Lambda, scope: Scope) -> None:
         for parameter in _parameters(node.params):
             if parameter.default is not None:
                 self.visit(parameter.default, scope)
@@ -299,7 +311,7 @@ class ScopeWalker:
                                    node=parameter.name))
         self.visit(node.body, inner)
 
-    def _visit_ClassDef(self, node: cst.ClassDef, scope: Scope) -> None:
+    def _visit_class_def(self, node: cst.ClassDef, scope: Scope) -> None:
         for decorator in node.decorators:
             self.visit(decorator, scope)
         for argument in (*node.bases, *node.keywords):
@@ -310,7 +322,7 @@ class ScopeWalker:
         self._type_parameters(node, inner)
         self.visit(node.body, inner)
 
-    def _visit_comprehension(self, node, scope: Scope) -> None:
+    def _visit_comprehension(self, node: cst.BaseComp, scope: Scope) -> None:
         first: cst.CompFor = node.for_in
         self.visit(first.iter, scope)  # the outermost iterable runs in the enclosing scope
         inner = Scope(kind="comprehension", parent=scope, node=node)
@@ -325,14 +337,15 @@ class ScopeWalker:
         if isinstance(node, cst.DictComp):
             self.visit(node.key, inner)
             self.visit(node.value, inner)
-        else:
+        elif isinstance(node, (cst.ListComp, cst.SetComp, cst.GeneratorExp)):
             self.visit(node.elt, inner)
 
-    _visit_ListComp = _visit_SetComp = _visit_GeneratorExp = _visit_DictComp = _visit_comprehension
+    _visit_list_comp = _visit_set_comp = _visit_comprehension
+    _visit_generator_exp = _visit_dict_comp = _visit_comprehension
 
     # --- match statements ---------------------------------------------------------------
 
-    def _visit_MatchCase(self, node: cst.MatchCase, scope: Scope) -> None:
+    def _visit_match_case(self, node: cst.MatchCase, scope: Scope) -> None:
         self._pattern(node.pattern, scope)
         if node.guard is not None:
             self.visit(node.guard, scope)
@@ -352,17 +365,17 @@ class ScopeWalker:
                 self._bind_target(pattern.rest, scope)
         elif isinstance(pattern, cst.MatchClass):
             self.visit(pattern.cls, scope)
-            for element in pattern.patterns:
-                self._pattern(element.value, scope)
+            for positional in pattern.patterns:
+                self._pattern(positional.value, scope)
             for keyword in pattern.kwds:  # `key=` names an attribute, not a variable
                 self._pattern(keyword.pattern, scope)
         elif isinstance(pattern, (cst.MatchList, cst.MatchTuple)):
-            for element in pattern.patterns:
-                self._pattern(element.value if isinstance(element, cst.MatchSequenceElement)
-                              else element, scope)
+            for item in pattern.patterns:
+                self._pattern(item.value if isinstance(item, cst.MatchSequenceElement)
+                              else item, scope)
         elif isinstance(pattern, cst.MatchOr):
-            for element in pattern.patterns:
-                self._pattern(element.pattern, scope)
+            for alternative in pattern.patterns:
+                self._pattern(alternative.pattern, scope)
         elif isinstance(pattern, cst.MatchValue):
             self.visit(pattern.value, scope)
         # MatchSingleton (None/True/False) reads and binds nothing.

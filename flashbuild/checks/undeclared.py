@@ -22,7 +22,8 @@ def undeclared_imports(plan: BuildPlan, *, provided: Mapping[str, frozenset[str]
     ``provided`` maps each endpoint name to the import names its installed
     dependencies and its base image provide; ``local_modules`` holds the
     project's top-level module names, shipped or not (an unshipped one is
-    reported by :func:`unshipped_imports`). The body imports come from the scan.
+    reported by :func:`~flashbuild.checks.imports.unshipped_imports`). The body
+    imports come from the scan.
     """
     findings = []
     for endpoint, decl in planned_functions(plan):

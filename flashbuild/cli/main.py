@@ -53,12 +53,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         report_error(error, as_json=state["json"], verbose=state["verbose"])
         return error.exit_code
     except Exception as exc:  # a bug: say so, show the traceback on request
-        error = InternalError(
+        bug = InternalError(
             f"{type(exc).__name__}: {exc}",
             hint="This is a bug in flashbuild; rerun with -v for the traceback and report it.",
         )
-        report_error(error, as_json=state["json"], verbose=state["verbose"])
-        return error.exit_code
+        report_error(bug, as_json=state["json"], verbose=state["verbose"])
+        return bug.exit_code
 
 
 def _report_click_error(exc: click.ClickException, args: list[str]) -> int:

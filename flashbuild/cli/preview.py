@@ -3,9 +3,10 @@
 Click and output only; the work is done by :mod:`flashbuild.pipeline` (the
 build) and the :mod:`flashbuild.preview` package (the runtime and the
 processes). Human output (progress, the table of URLs, errors) goes to
-stderr; ``--json`` prints one line on stdout once every endpoint answers. The command serves until Ctrl-C or SIGTERM, then stops
-every endpoint process and exits 0. It reports its own errors, so it behaves
-the same inside ``flash`` and alone.
+stderr; ``--json`` prints one line on stdout once every endpoint answers.
+The command serves until Ctrl-C or SIGTERM, then stops every endpoint
+process and exits 0. It reports its own errors, so it behaves the same
+inside ``flash`` and alone.
 """
 
 from __future__ import annotations
@@ -188,7 +189,7 @@ def preview_document(session: Preview, runtime: RuntimeEnvironment) -> dict:
 def _signals_interrupt() -> Iterator[None]:
     """SIGTERM stops the preview like Ctrl-C; a second signal cannot cut the stop short."""
 
-    def interrupt(signum, frame) -> None:
+    def interrupt(_signum: int, _frame: object) -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         raise KeyboardInterrupt

@@ -43,7 +43,7 @@ class BuildConfig:
     source_date_epoch: int
     project_name: str  # [project].name of pyproject.toml, else the directory's name
     glibc: tuple[int, int] = DEFAULT_GLIBC
-    index: IndexOptions = IndexOptions()
+    index: IndexOptions = field(default_factory=IndexOptions)
     allow_build: tuple[str, ...] = ()  # normalised names that may be built from sdists
     locked: bool = False
     images: ImageTable = field(default_factory=image_table)
@@ -72,29 +72,16 @@ class BuildConfig:
         return self.manifest_output or self.flash_dir / "flash_manifest.json"
 
     @classmethod
-    def create(
-        cls,
-        *,
-        project_dir: Path,
-        environ: Mapping[str, str] | None = None,
-        output: Path | None = None,
-        python_version: str | None = None,
-        no_deps: bool = False,
-        keep_build: bool = False,
-        exclude: Iterable[str] = (),
-        glibc: str | None = None,
-        index_url: str | None = None,
-        extra_index_urls: Iterable[str] = (),
-        find_links: Iterable[str] = (),
-        no_index: bool = False,
-        allow_build: Iterable[str] = (),
-        locked: bool = False,
-        max_size: str | None = None,
-        compression_level: int | None = None,
-        threads: int | None = None,
-        no_cache: bool = False,
-        strict: bool = False,
-        manifest_output: Path | None = None,
+    def create(  # one keyword per command-line option
+        cls, *, project_dir: Path, environ: Mapping[str, str] | None = None,
+        output: Path | None = None, manifest_output: Path | None = None,
+        python_version: str | None = None, glibc: str | None = None,
+        no_deps: bool = False, keep_build: bool = False, locked: bool = False,
+        exclude: Iterable[str] = (), allow_build: Iterable[str] = (),
+        index_url: str | None = None, extra_index_urls: Iterable[str] = (),
+        find_links: Iterable[str] = (), no_index: bool = False,
+        max_size: str | None = None, compression_level: int | None = None,
+        threads: int | None = None, no_cache: bool = False, strict: bool = False,
     ) -> BuildConfig:
         """Validate options; relative paths are taken from the current directory.
 

@@ -25,7 +25,7 @@ def source_date_epoch(environ: Mapping[str, str]) -> int:
     raw = environ.get("SOURCE_DATE_EPOCH")
     if raw is None:
         return DEFAULT_SOURCE_DATE_EPOCH
-    # isdigit() alone would accept non-ASCII digits such as "١".
+    # isdigit() alone would accept non-ASCII digits such as ARABIC-INDIC DIGIT ONE.
     if raw.isascii() and raw.isdigit():
         with contextlib.suppress(ValueError):  # int() refuses absurdly long digit strings
             return int(raw)
@@ -38,7 +38,8 @@ def source_date_epoch(environ: Mapping[str, str]) -> int:
 
 
 def default_cache_dir(environ: Mapping[str, str]) -> Path:
-    """``FLASHBUILD_CACHE_DIR``, else ``$XDG_CACHE_HOME/flashbuild``, else ``~/.cache/flashbuild``."""
+    """``FLASHBUILD_CACHE_DIR``, else ``$XDG_CACHE_HOME/flashbuild``, else
+    ``~/.cache/flashbuild``."""
     if environ.get(CACHE_ENV):
         return Path(environ[CACHE_ENV]).expanduser()
     base = environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")

@@ -87,7 +87,7 @@ def _provided(entries: list[str], *, where: str) -> tuple[ProvidedPackage, ...]:
                 location=SourceLocation(path="pyproject.toml"),
                 hint="An image has exactly one version of each package installed.",
             )
-        name = canonicalize_name(requirement.name)
+        name: str = canonicalize_name(requirement.name)
         packages[name] = ProvidedPackage(
             name=name, version=specifiers[0].version if specifiers else None
         )

@@ -80,10 +80,10 @@ def tool_settings(pyproject: dict[str, Any]) -> ToolSettings:
             )
         expected, example = _TOOL_KEYS[key]
         if not isinstance(value, expected) or isinstance(value, bool) or (
-            expected is list and not all(isinstance(item, str) for item in value)
+            isinstance(value, list) and not all(isinstance(item, str) for item in value)
         ):
             shown = ("a list of strings" if expected is list else "a size" if key == "max-size"
-                     else f"a {expected.__name__}")  # type: ignore[union-attr]
+                     else f"a {getattr(expected, '__name__', expected)}")
             raise UsageError(
                 f"[tool.flash] {key} must be {shown}, not {value!r}.",
                 location=SourceLocation(path=PYPROJECT),

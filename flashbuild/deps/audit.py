@@ -45,7 +45,7 @@ from ..errors import DependencyError, InternalError
 from ..records import Target
 from .elf import EM_X86_64, MACHINE_NAMES, ElfFormatError, ElfInfo, read_elf
 from .installed import read_installed_dists, top_level
-from .records import InstalledDist
+from .records import AuditReport, InstalledDist
 
 # The first glibc of each legacy manylinux name (PEP 600 aliases).
 _LEGACY_MANYLINUX = {(2, 5): "manylinux1", (2, 12): "manylinux2010", (2, 17): "manylinux2014"}
@@ -65,16 +65,6 @@ class Violation:
 
     def __str__(self) -> str:
         return f"{self.dist or '(not listed in any RECORD)'}: {self.path}: {self.reason}"
-
-
-@dataclass(frozen=True, kw_only=True)
-class AuditReport:
-    """What a passed audit saw and what it removed."""
-
-    dists: tuple[InstalledDist, ...]  # sorted by name
-    removed: tuple[str, ...]  # POSIX paths, directories with a trailing "/"
-    shared_objects: int  # how many were checked
-    glibc: tuple[int, int] | None  # the highest glibc any shared object needs
 
 
 class InstallAuditError(DependencyError):
@@ -119,13 +109,15 @@ def target_tags(target: Target) -> frozenset[Tag]:
 def wheel_tags_fit(tags: Iterable[str], target: Target) -> bool:
     """Whether any of ``tags`` (each possibly compressed, ``py2.py3-none-any``) fits."""
     accepted = target_tags(target)
-    for text in tags:
-        try:
-            if parse_tag(text.strip()) & accepted:
-                return True
-        except ValueError:  # not a tag triple: cannot fit
-            continue
-    return False
+    return any(_parsed_tags(text) & accepted for text in tags)
+
+
+def _parsed_tags(text: str) -> frozenset[Tag]:
+    """The tags a (possibly compressed) tag triple stands for; none if it is not one."""
+    try:
+        return parse_tag(text.strip())
+    except ValueError:
+        return frozenset()
 
 
 # --- installed distributions ----------------------------------------------------
@@ -215,8 +207,8 @@ def audit_install(
     """Check ``install_dir`` against ``target``; on success remove what must not ship.
 
     ``project_top_levels`` maps the project's top-level names to their project
-    paths (see :func:`top_level_names`). Raises :class:`InstallAuditError`
-    listing every violation; nothing is removed then.
+    paths (see :func:`~flashbuild.deps.installed.top_level_names`). Raises
+    :class:`InstallAuditError` listing every violation; nothing is removed then.
     """
     if not install_dir.is_dir():
         raise InternalError(f"the install directory {install_dir} does not exist")

@@ -79,12 +79,12 @@ def select_packages(
     for name, users in consumers.items():
         kinds = sorted({computes[endpoint] for endpoint in users})
         provided = [images.for_compute(kind).version_of(name) for kind in kinds]
-        if users and all(provided):
+        if users and all(p is not None for p in provided):
             reasons[name] = Exclusion(
                 name=name,
                 version=packages[name].version,
                 reason="image:" + "+".join(kinds),
-                version_checked=all(p.version is not None for p in provided),
+                version_checked=all(p is not None and p.version is not None for p in provided),
             )
     requested = sorted(set(user_exclusions))
     for name in requested:

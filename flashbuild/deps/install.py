@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from .._util.processes import CommandResult
-
 from .records import ResolvedPackage
 from .uv import ResolverSettings, pins_file, run_uv, uv_pip_command
 from .uv_errors import explain_failure

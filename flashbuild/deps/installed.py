@@ -35,10 +35,12 @@ def read_installed_dists(install_dir: Path) -> tuple[InstalledDist, ...]:
         wheel = _read_headers(dist_info / "WHEEL")
         record = dist_info / "RECORD"
         files = _record_paths(record) if record.is_file() else ()
+        name = metadata.get("Name") if metadata is not None else None
+        version = metadata.get("Version") if metadata is not None else None
         dists.append(
             InstalledDist(
-                name=canonicalize_name((metadata or {}).get("Name") or stem_name),
-                version=(metadata or {}).get("Version") or stem_version,
+                name=canonicalize_name(name or stem_name),
+                version=version or stem_version,
                 dist_info=dist_info.name,
                 tags=tuple(wheel.get_all("Tag") or ()) if wheel else (),
                 files=files,

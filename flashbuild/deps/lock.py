@@ -108,7 +108,7 @@ def parse_lock(text: str, *, path: str = LOCK_FILE) -> Lock:
         raise damaged
     try:
         declared = _declared_inputs(fields)
-    except (ValueError, TypeError, AttributeError):
+    except (KeyError, ValueError, TypeError, AttributeError):  # half or wrongly recorded
         raise damaged from None
     return Lock(
         header=LockHeader(

@@ -181,6 +181,16 @@ class InstalledDist:
         return f"{self.name} {self.version}"
 
 
+@dataclass(frozen=True, kw_only=True)
+class AuditReport:
+    """What a passed audit saw and what it removed."""
+
+    dists: tuple[InstalledDist, ...]  # sorted by name
+    removed: tuple[str, ...]  # POSIX paths, directories with a trailing "/"
+    shared_objects: int  # how many were checked
+    glibc: tuple[int, int] | None  # the highest glibc any shared object needs
+
+
 # --- the stage's results ------------------------------------------------------------------
 
 ImportNames = tuple[tuple[str, tuple[str, ...]], ...]  # distribution -> its import names

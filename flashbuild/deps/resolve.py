@@ -19,7 +19,7 @@ from packaging.utils import canonicalize_name
 
 from ..config.images import ImageTable
 from ..errors import DependencyError
-from .records import DependencyInputs, RequirementSource, ResolvedPackage, Resolution
+from .records import DependencyInputs, RequirementSource, Resolution, ResolvedPackage
 from .uv import ResolverSettings, run_uv, uv_pip_command
 from .uv_errors import explain_failure
 

@@ -21,7 +21,7 @@ from .._util.units import human
 from ..config.images import ImageTable
 from ..errors import SizeLimitError
 from .exclusion import select_packages
-from .records import DependencyInputs, PackageSize, ResolvedPackage, Resolution
+from .records import DependencyInputs, PackageSize, Resolution, ResolvedPackage
 from .uv import ResolverSettings, pins_file, run_uv, uv_pip_command
 
 _SHOWN_PACKAGES = 10
@@ -43,7 +43,8 @@ def wheel_sizes(packages: Iterable[ResolvedPackage], settings: ResolverSettings)
         return {}
     with pins_file(packages) as requirements:
         command = uv_pip_command("compile", settings)
-        command += ["--no-deps", "--quiet", "--no-header", "--format", "pylock.toml", str(requirements)]
+        command += ["--no-deps", "--quiet", "--no-header", "--format", "pylock.toml",
+                    str(requirements)]
         result = run_uv(command, settings, timeout=300)
     if not result.ok:
         return {}  # sizes are advisory here; the install reports real failures
@@ -63,7 +64,9 @@ def wheel_sizes(packages: Iterable[ResolvedPackage], settings: ResolverSettings)
 def _local_size(location: str | None) -> int | None:
     if not location:
         return None
-    path = Path(unquote(urlparse(location).path)) if location.startswith("file:") else Path(location)
+    if location.startswith("file:"):
+        location = unquote(urlparse(location).path)
+    path = Path(location)
     try:
         return path.stat().st_size
     except OSError:
@@ -102,7 +105,8 @@ def exclusion_savings(
     shipped = {p.name for p in base.shipped}
     savings = []
     for name in sorted(shipped):
-        after = {p.name for p in select_packages(resolution, inputs, images, [*exclusions, name]).shipped}
+        selection = select_packages(resolution, inputs, images, [*exclusions, name])
+        after = {p.name for p in selection.shipped}
         gone = tuple(sorted(shipped - after))
         saved = sum(sizes.get(n, 0) for n in gone)
         if saved:
@@ -125,16 +129,16 @@ def size_error(
 
     ``what`` starts the message: "the artifact exceeds".
     """
-    exclusions = list(exclusions)
+    exclusions, packages = list(exclusions), tuple(packages)
     rows = sorted(packages, key=lambda p: (-(p.wheel or 0), p.name))[:_SHOWN_PACKAGES]
     width = max((len(f"{p.name} {p.version}") for p in rows), default=10)
     lines = [f"{what} the size cap of {limit:,} bytes ({human(limit)}).",
              f"  {'largest packages':<{width}}  {'wheel':>10}  {'unpacked':>10}  pulled in by"]
-    for package in rows:
-        lines.append(
-            f"  {package.name + ' ' + package.version:<{width}}  {human(package.wheel):>10}  "
-            f"{human(package.unpacked):>10}  {chain(package.name, resolution)}"
-        )
+    lines += [
+        f"  {package.name + ' ' + package.version:<{width}}  {human(package.wheel):>10}  "
+        f"{human(package.unpacked):>10}  {chain(package.name, resolution)}"
+        for package in rows
+    ]
     sizes = {p.name: p.wheel or 0 for p in packages}
     suggestions = exclusion_savings(resolution, inputs, images, exclusions, sizes)
     lines += savings_lines(suggestions, indent="  ", companions_shown=4)

@@ -25,7 +25,7 @@ RESOLVE_TIMEOUT = 900.0  # seconds; uv's own HTTP timeout and retries bound each
 @dataclass(frozen=True, kw_only=True)
 class ResolverSettings:
     target: Target
-    index: IndexOptions = IndexOptions()
+    index: IndexOptions = field(default_factory=IndexOptions)
     allow_build: tuple[str, ...] = ()  # normalised names that may be built from sdists
     listener: CommandListener | None = field(default=None, compare=False)
 

@@ -10,6 +10,7 @@ kept below, trimmed of its progress noise.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from packaging.utils import canonicalize_name
@@ -29,12 +30,15 @@ _NO_WHEEL_REASONS = (
      "only a source distribution (sdist) is published"),
     (re.compile(_NAME + r" (?:has|have) no wheels with a matching platform tag"),
      "no wheel for Linux x86_64 (manylinux) is published"),
-    (re.compile(_NAME + r" (?:has|have) no wheels with a matching Python (?:implementation|ABI) tag"),
+    (re.compile(_NAME + r" (?:has|have) no wheels with a matching Python "
+                r"(?:implementation|ABI) tag"),
      "no wheel for this Python version is published"),
     (re.compile(_NAME + r" (?:depends on|requires) Python"),
      "no release supports this Python version"),
 )
-_UNKNOWN = re.compile(_NAME + r" was not found in the (?:package registry|provided package locations)")
+_UNKNOWN = re.compile(
+    _NAME + r" was not found in the (?:package registry|provided package locations)"
+)
 _NETWORK = re.compile(
     r"Failed to fetch|error sending request|Connection refused|dns error|"
     r"failed to lookup address|operation timed out|Could not connect|tcp connect error",
@@ -80,7 +84,7 @@ def _declared(name: str, inputs: DependencyInputs | None) -> str:
     return f" (declared by {places})"
 
 
-def _first_location(names: list[str], inputs: DependencyInputs | None
+def _first_location(names: Sequence[str], inputs: DependencyInputs | None
                     ) -> SourceLocation | None:
     if inputs is None:
         return None

@@ -1,6 +1,7 @@
 """``flash manifest diff``: what deploying one manifest over another changes.
 
-Everything here returns data or text; nothing prints or exits. Comparing two manifests gives every endpoint one status: ``created`` or
+Everything here returns data or text; nothing prints or exits. Comparing two
+manifests gives every endpoint one status: ``created`` or
 ``removed`` (in one manifest only); ``updated`` (the ``config_hash`` differs:
 it is reconfigured); ``code_changed`` (same hash, but the endpoint's own
 entry differs: functions, routes, calls, file); ``env_only`` (same hash, only
@@ -50,16 +51,18 @@ from .load import dependencies_of, packages_of
 from .show import route_label, terminal_safe
 
 ABSENT = "(absent)"
+Json = dict[str, Any]  # a JSON object: manifests, changes and the diff document
+
 _STATUSES = {"created": "created", "removed": "removed", "updated": "updated",
              "code_changed": "code changed", "env_only": "env only", "unchanged": "unchanged"}
 _LABEL_WIDTH = max(map(len, _STATUSES.values()))
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
-def diff_manifests(old: dict, new: dict) -> dict:
+def diff_manifests(old: Json, new: Json) -> Json:
     """What deploying ``new`` over ``old`` changes (the document in the module docstring)."""
     before, after = old["resources"], new["resources"]
-    diff: dict = {"created": sorted(after.keys() - before.keys()),
+    diff: Json = {"created": sorted(after.keys() - before.keys()),
                   "removed": sorted(before.keys() - after.keys()),
                   "updated": {}, "code_changed": {}, "env_only": {}, "unchanged": []}
     for name in sorted(before.keys() & after.keys()):
@@ -88,16 +91,16 @@ def diff_manifests(old: dict, new: dict) -> dict:
     return diff
 
 
-def diff_json(diff: dict) -> str:
+def diff_json(diff: Json) -> str:
     """The diff document as JSON text: sorted keys, two-space indent, ASCII only."""
     return json.dumps(diff, indent=2, sort_keys=True) + "\n"
 
 
-def _without(mapping: dict, key: str) -> dict:
+def _without(mapping: Json, key: str) -> Json:
     return {k: v for k, v in mapping.items() if k != key}
 
 
-def _project_fields(manifest: dict) -> dict:
+def _project_fields(manifest: Json) -> Json:
     """Top-level fields; endpoints and package lists are compared on their own."""
     fields = {key: value for key, value in manifest.items()
               if key not in ("resources", "function_registry", "routes", "dependencies")}
@@ -106,7 +109,7 @@ def _project_fields(manifest: dict) -> dict:
     return fields
 
 
-def _keyed_changes(before: dict, after: dict) -> dict:
+def _keyed_changes(before: Json, after: Json) -> Json:
     return {"added": {key: after[key] for key in sorted(after.keys() - before.keys())},
             "removed": {key: before[key] for key in sorted(before.keys() - after.keys())},
             "changed": {key: {"old": before[key], "new": after[key]}
@@ -114,7 +117,7 @@ def _keyed_changes(before: dict, after: dict) -> dict:
                         if before[key] != after[key]}}
 
 
-def format_diff(diff: dict) -> str:
+def format_diff(diff: Json) -> str:
     """The human report of ``flash manifest diff``."""
     counts = [f"{len(diff[key])} {label}" for key, label in _STATUSES.items() if diff[key]]
     lines = [f"endpoints: {', '.join(counts) or 'none'}"]
@@ -124,7 +127,7 @@ def format_diff(diff: dict) -> str:
             head = f"  {label.ljust(_LABEL_WIDTH)}  {name}"
             fields = diff[key][name] if isinstance(diff[key], dict) else None
             if key == "env_only":
-                lines.append(f"{head}: env {_env_text(fields)}")
+                lines.append(f"{head}: env {_env_text(diff[key][name])}")
             elif fields:
                 lines += [head, *(detail_indent + _change_text(path, change)
                                   for path, change in fields.items())]
@@ -145,7 +148,7 @@ def format_diff(diff: dict) -> str:
     return terminal_safe("\n".join(lines) + "\n")
 
 
-def _package_section(title: str, changes: dict, describe: Callable[[object], str]) -> list[str]:
+def _package_section(title: str, changes: Json, describe: Callable[[Any], str]) -> list[str]:
     body = [f"  {kind:<7}  {name} {describe(value)}" for kind in ("added", "removed")
             for name, value in changes[kind].items()]
     body += [f"  changed  {name} {describe(value['old'])} -> {describe(value['new'])}"
@@ -155,7 +158,7 @@ def _package_section(title: str, changes: dict, describe: Callable[[object], str
     return [f"{title}: {', '.join(counts) or 'unchanged'}", *body]
 
 
-def _change_text(path: str, change: dict) -> str:
+def _change_text(path: str, change: Json) -> str:
     """One change as a line; a function's changes are named after the function."""
     if is_env_path(path):
         return f"{path}: {_env_text(change)}"
@@ -172,14 +175,14 @@ def _change_text(path: str, change: dict) -> str:
     return f"{path}: {_old_to_new(change)}"
 
 
-def _env_text(change: dict) -> str:
+def _env_text(change: Json) -> str:
     if "added" not in change:
         return "changed (values hidden)"
     return "; ".join(f"{kind} {', '.join(change[kind])}"
                      for kind in ("added", "removed", "changed") if change[kind])
 
 
-def _old_to_new(change: dict) -> str:
+def _old_to_new(change: Json) -> str:
     old = _value(change["old"]) if "old" in change else ABSENT
     new = _value(change["new"]) if "new" in change else ABSENT
     return f"{old} -> {new}"

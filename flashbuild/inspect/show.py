@@ -15,7 +15,7 @@ from .load import dependencies_of, packages_of
 _CONTROL = {code: f"\\x{code:02x}" for code in (*range(0x20), *range(0x7F, 0xA0)) if code != 0x0A}
 
 
-def format_show(manifest: dict) -> str:
+def format_show(manifest: dict[str, Any]) -> str:
     """The human report of ``flash manifest show``: endpoints, functions, dependencies."""
     resources = manifest["resources"]
     names = sorted(resources)
@@ -54,12 +54,12 @@ def format_show(manifest: dict) -> str:
     return terminal_safe("\n".join(lines) + "\n")
 
 
-def _functions(resource: dict) -> list[dict]:
+def _functions(resource: dict[str, Any]) -> list[dict[str, Any]]:
     functions = resource.get("functions")
     return [f for f in functions if isinstance(f, dict)] if isinstance(functions, list) else []
 
 
-def _compute(resource: dict) -> str:
+def _compute(resource: dict[str, Any]) -> str:
     ids = _joined(resource.get("gpuIds") or resource.get("instanceIds"))
     return f"{str(resource.get('compute', '?')).upper()} {ids}".rstrip()
 
@@ -71,14 +71,14 @@ def route_label(function: dict[str, Any]) -> str:
     return "-"
 
 
-def _function_label(function: dict) -> str:
+def _function_label(function: dict[str, Any]) -> str:
     label = str(function.get("name", "?"))
     if function.get("is_class"):
         label = f"class {label} ({_joined(function.get('class_methods'))})"
     return f"async {label}" if function.get("is_async") else label
 
 
-def _dependency_summary(dependencies: dict, installed: int, excluded: int) -> str:
+def _dependency_summary(dependencies: dict[str, Any], installed: int, excluded: int) -> str:
     if not dependencies.get("installed"):
         return "dependencies: not installed (built with --no-deps, or none declared)"
     where = ", ".join(str(dependencies[key]) for key in ("source", "platform")
@@ -96,7 +96,7 @@ def _joined(values: object) -> str:
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> list[str]:
     """Left-aligned columns two spaces apart, no trailing blanks."""
     widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
-    return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
+    return ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
             for row in (header, *rows)]
 
 

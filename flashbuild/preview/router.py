@@ -48,7 +48,7 @@ class CallRouter:
     def base_url(self) -> str:
         """The value of ``RUNPOD_ENDPOINT_BASE_URL`` that sends calls here."""
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}/v2"
+        return f"http://{host!s}:{port}/v2"
 
     def start(self) -> None:
         self._thread.start()
@@ -62,7 +62,7 @@ class CallRouter:
 
 def _handler_class(targets: dict[str, str]) -> type[BaseHTTPRequestHandler]:
     class SentinelHandler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802 - the name http.server calls
+        def do_POST(self) -> None:
             if self.path.split("?", 1)[0] != SENTINEL_PATH:
                 self._answer(404, {"error": f"no such route: POST {self.path}"})
                 return
@@ -97,7 +97,7 @@ def _handler_class(targets: dict[str, str]) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(payload)
 
-        def log_message(self, format: str, *args) -> None:  # noqa: A002 - base signature
+        def log_message(self, format: str, *args: object) -> None:
             """Quiet: the preview's output is the endpoints' own logs."""
 
     return SentinelHandler

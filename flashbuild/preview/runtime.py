@@ -39,6 +39,7 @@ RUNTIME_PACKAGES = ("fastapi", *RUNTIME, "uvicorn")
 _DESCRIPTION_FILE = "preview-runtime.json"
 _ENVIRONMENT_FORMAT = 1
 _ERROR_TAIL_LINES = 20
+_DEFAULT_INDEX = IndexOptions()  # PyPI, as uv defaults
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -106,9 +107,9 @@ def runtime_packages(
     computes = {resource.get("compute", "gpu") for resource in manifest["resources"].values()}
     for compute in sorted(computes):
         for package in images.for_compute(compute).provides:
-            if with_image_packages or package.name in wanted:
-                if package.version is not None or package.name not in wanted:
-                    wanted[package.name] = str(package)
+            wanted_here = with_image_packages or package.name in wanted
+            if wanted_here and (package.version is not None or package.name not in wanted):
+                wanted[package.name] = str(package)
     return tuple(wanted[name] for name in sorted(wanted))
 
 
@@ -130,7 +131,7 @@ def ensure_runtime(
     packages: tuple[str, ...],
     *,
     cache_root: Path,
-    index: IndexOptions = IndexOptions(),
+    index: IndexOptions = _DEFAULT_INDEX,
     listener: CommandListener | None = None,
 ) -> RuntimeEnvironment:
     """The cached environment for ``packages``, installed with uv on first use."""
@@ -163,7 +164,7 @@ def ensure_runtime(
 def _install_runtime(staging: Path, packages: tuple[str, ...], index: IndexOptions,
                      listener: CommandListener | None) -> None:
     environment = uv_environment()
-    steps = (
+    steps: tuple[list[str | Path], ...] = (
         [uv_binary(), "venv", "--no-config", "--quiet", "--python", sys.executable, staging],
         # Bytecode now: every endpoint process imports runpod, and a cached
         # environment should not pay for compiling it on each start.

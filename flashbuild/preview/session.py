@@ -26,6 +26,7 @@ period and removes the temporary directory. Logs are kept in
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -108,11 +109,11 @@ class Preview:
         """Where the artifact is unpacked while the preview runs."""
         return None if self._workdir is None else self._workdir / "app"
 
-    def __enter__(self) -> "Preview":
+    def __enter__(self) -> Preview:
         self.start()
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
     def start(self) -> tuple[RunningEndpoint, ...]:
@@ -155,10 +156,8 @@ class Preview:
             _signal_group(process, signal.SIGTERM)
         deadline = time.monotonic() + STOP_GRACE
         for _, process in processes:
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(timeout=max(0.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                pass
         for _, process in processes:
             _signal_group(process, signal.SIGKILL)  # stragglers, and what a leader left behind
             process.wait()
@@ -231,10 +230,8 @@ def _exit_text(returncode: int) -> str:
 
 
 def _signal_group(process: subprocess.Popen, signum: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):  # the group is gone
         os.killpg(process.pid, signum)  # the group id is the leader's pid (own session)
-    except (ProcessLookupError, PermissionError):
-        pass  # the group is gone
 
 
 def endpoint_answers(service: EndpointService) -> bool:

@@ -15,7 +15,15 @@ from collections.abc import Callable
 from packaging.requirements import InvalidRequirement, Requirement
 
 from ..errors import SourceCodeError
-from ..records import EndpointConfig, EnumMember, StaticCall, StaticDict, StaticValue, to_json
+from ..records import (
+    Compute,
+    EndpointConfig,
+    EnumMember,
+    StaticCall,
+    StaticDict,
+    StaticValue,
+    to_json,
+)
 from . import symbols
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -213,7 +221,8 @@ def _workers(args: Arguments) -> tuple[int, int]:
     ):
         low, high = value
     else:
-        raise args.error("workers", f"`workers` must be an int or a (min, max) pair, got {value!r}.")
+        raise args.error("workers",
+                         f"`workers` must be an int or a (min, max) pair, got {value!r}.")
     _check_worker_range(args, "workers", low, high)
     return low, high
 
@@ -246,10 +255,13 @@ def endpoint_config(call: StaticCall, *, load_balanced: bool) -> EndpointConfig:
             hint="Keep gpu= for a GPU endpoint or cpu= for a CPU endpoint (neither means "
             "GPU, GpuGroup.ANY).",
         )
+    compute: Compute
+    gpu_ids: tuple[str, ...] = ()
+    instance_ids: tuple[str, ...] = ()
     if args.has("cpu"):
-        compute, gpu_ids, instance_ids = "cpu", (), _instance_ids(args, "cpu")
+        compute, instance_ids = "cpu", _instance_ids(args, "cpu")
     else:
-        compute, instance_ids = "gpu", ()
+        compute = "gpu"
         gpu_ids = _gpu_ids(args, "gpu") if args.has("gpu") else (symbols.DEFAULT_GPU,)
     workers_min, workers_max = _workers(args)
     return EndpointConfig(
@@ -274,7 +286,7 @@ def resource_config(call: StaticCall) -> EndpointConfig:
     resource = symbols.RESOURCE_CLASSES[call.callee]
     args = Arguments(call, RESOURCE_OPTIONS, positional=())
     name = _name(args)
-    compute = resource.compute
+    compute: Compute = resource.compute
     gpu_ids: tuple[str, ...] = ()
     instance_ids: tuple[str, ...] = ()
     if args.has("instanceIds"):
@@ -301,7 +313,7 @@ def resource_config(call: StaticCall) -> EndpointConfig:
         name=name,
         resource_type=call.callee,
         load_balanced=resource.load_balanced,
-        compute=compute,  # type: ignore[arg-type]
+        compute=compute,
         gpu_ids=gpu_ids,
         instance_ids=instance_ids,
         workers_min=low,

@@ -9,16 +9,38 @@ arguments evaluated statically and checked at the place they are written.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import libcst as cst
 
 from ..records import HTTP_METHODS, EndpointDecl, FunctionDecl, ImportRef, Route, StaticCall
 from . import declarations, symbols
-from .namespace import Binding
-from .syntax import dotted_name, imported_module, imports_in
 from .static_eval import Evaluator
+from .syntax import dotted_name, imported_module, imports_in
 
 ROUTE_DECORATORS = {method.lower(): method for method in HTTP_METHODS}
+
+Definition = cst.FunctionDef | cst.ClassDef
+
+
+@dataclass(frozen=True)
+class _Instance:
+    """``name = Endpoint(...)``, visible where a decorator uses ``name``."""
+
+    name: str
+    call: cst.Call
+    index: int  # the statement that binds it
+
+
+@dataclass(frozen=True)
+class _FlashDecorator:
+    """A decorator recognised as Flash's, with the parts its reader needs."""
+
+    decorator: cst.Decorator
+    call: cst.Call | None  # the decorator's own call; None for a bare ``@ep``
+    symbol: str = ""  # ``Endpoint`` or ``remote`` when the decorator is one of them
+    instance: _Instance | None = None  # for ``@ep`` and ``@ep.get(...)``
+    route_method: str = ""  # ``get``, ``post``... of ``@ep.get(...)``
 
 
 class DecoratorReader:
@@ -29,28 +51,27 @@ class DecoratorReader:
         self.module = module
         self.is_package = is_package
 
-    def read(self, node: cst.FunctionDef | cst.ClassDef, index: int) -> FunctionDecl | None:
+    def read(self, node: Definition, index: int) -> FunctionDecl | None:
         """The definition's declaration if a Flash decorator is on it, else None."""
-        ours = [(d, kind) for d in node.decorators if (kind := self._classify(d, index))]
+        ours = [found for d in node.decorators if (found := self._classify(d, index))]
         if not ours:
             return None
         if len(ours) > 1:
             raise self.ev.error(
-                ours[1][0],
+                ours[1].decorator,
                 f"`{node.name.value}` has more than one Flash decorator.",
                 hint="Give each function exactly one @Endpoint, route or @remote decorator.",
-                related=(self.ev.location(ours[0][0]),),
+                related=(self.ev.location(ours[0].decorator),),
             )
-        decorator, kind = ours[0]
-        if kind == "endpoint":
-            return self._read_endpoint(node, decorator, index)
-        if kind == "route":
-            return self._read_route(node, decorator, index)
-        if kind == "instance":
-            return self._read_instance(node, decorator, index)
-        return self._read_remote(node, decorator, index)
+        found = ours[0]
+        if found.instance is not None:
+            return self._read_instance(node, found, found.instance, index)
+        assert found.call is not None  # @Endpoint and @remote are always called
+        if found.symbol == symbols.ENDPOINT:
+            return self._read_endpoint(node, found.decorator, found.call, index)
+        return self._read_remote(node, found.decorator, found.call, index)
 
-    def _classify(self, decorator: cst.Decorator, index: int) -> str | None:
+    def _classify(self, decorator: cst.Decorator, index: int) -> _FlashDecorator | None:
         expr = decorator.decorator
         call = expr if isinstance(expr, cst.Call) else None
         target = call.func if call is not None else expr
@@ -64,12 +85,15 @@ class DecoratorReader:
                     if symbol == symbols.ENDPOINT
                     else "Write @remote(resource_config=config, ...).",
                 )
-            return "endpoint" if symbol == symbols.ENDPOINT else "remote"
+            return _FlashDecorator(decorator=decorator, call=call, symbol=symbol)
         if call is None and isinstance(target, cst.Name):
             # `ep = Endpoint(...)` then `@ep`: the SDK's direct (queue) decorator.
-            return "instance" if self._endpoint_instance(target, index) is not None else None
+            instance = self._endpoint_instance(target, index)
+            return None if instance is None else _FlashDecorator(
+                decorator=decorator, call=None, instance=instance)
         if isinstance(target, cst.Attribute) and isinstance(target.value, cst.Name):
-            if self._endpoint_instance(target.value, index) is None:
+            instance = self._endpoint_instance(target.value, index)
+            if instance is None:
                 return None
             if call is None:
                 raise self.ev.error(
@@ -77,19 +101,22 @@ class DecoratorReader:
                     f"@{self.ev.code(expr)} must be called with a path.",
                     hint=f'Write @{self.ev.code(expr)}("/path").',
                 )
-            return "route"
+            return _FlashDecorator(decorator=decorator, call=call, instance=instance,
+                                   route_method=target.attr.value)
         return None
 
-    def _endpoint_instance(self, name: cst.Name, index: int) -> Binding | None:
-        """The binding of ``name`` if it is ``name = Endpoint(...)``."""
+    def _endpoint_instance(self, name: cst.Name, index: int) -> _Instance | None:
+        """``name = Endpoint(...)`` as it is visible at statement ``index``, or None."""
         binding = self.ev.resolve_constant(name, index)
         if binding is None or not isinstance(binding.node, cst.Call):
             return None
         if self.ev.resolve_symbol(binding.node.func, binding.index) != symbols.ENDPOINT:
             return None
-        return binding
+        return _Instance(name=name.value, call=binding.node, index=binding.index)
 
-    def _declaration(self, node, decorator, *, endpoint, route=None, deps=(), sys_deps=()):
+    def _declaration(self, node: Definition, decorator: cst.Decorator, *,
+                     endpoint: EndpointDecl, route: Route | None = None,
+                     deps: tuple[str, ...] = (), sys_deps: tuple[str, ...] = ()) -> FunctionDecl:
         is_class = isinstance(node, cst.ClassDef)
         if is_class and route is not None:
             raise self.ev.error(
@@ -102,9 +129,9 @@ class DecoratorReader:
             module=self.module,
             file=self.ev.path,
             location=self.ev.location(decorator),
-            is_async=not is_class and node.asynchronous is not None,
+            is_async=isinstance(node, cst.FunctionDef) and node.asynchronous is not None,
             is_class=is_class,
-            class_methods=_public_methods(node) if is_class else (),
+            class_methods=_public_methods(node) if isinstance(node, cst.ClassDef) else (),
             route=route,
             endpoint=endpoint,
             dependencies=deps,
@@ -112,32 +139,28 @@ class DecoratorReader:
             body_imports=tuple(self._body_imports(node)),
         )
 
-    def _read_endpoint(self, node, decorator, index) -> FunctionDecl:
-        call = self.ev.evaluate_call(decorator.decorator, index, "Endpoint")
+    def _read_endpoint(self, node: Definition, decorator: cst.Decorator, call_node: cst.Call,
+                       index: int) -> FunctionDecl:
+        call = self.ev.evaluate_call(call_node, index, "Endpoint")
         config = declarations.endpoint_config(call, load_balanced=False)
         endpoint = EndpointDecl(config=config, location=self.ev.location(decorator))
         return self._declaration(node, decorator, endpoint=endpoint)
 
-    def _read_instance(self, node, decorator, index) -> FunctionDecl:
-        name: cst.Name = decorator.decorator
-        binding = self._endpoint_instance(name, index)
-        instance = self.ev.evaluate_call(binding.node, binding.index, name.value)
-        config = declarations.endpoint_config(instance, load_balanced=False)
-        # The decorator, not the shared Endpoint(...) call, is what makes it a queue endpoint.
-        endpoint = EndpointDecl(config=config, location=self.ev.location(decorator))
-        return self._declaration(node, decorator, endpoint=endpoint)
-
-    def _read_route(self, node, decorator, index) -> FunctionDecl:
-        call_node: cst.Call = decorator.decorator
-        attribute: cst.Attribute = call_node.func
-        binding = self._endpoint_instance(attribute.value, index)
-        instance = self.ev.evaluate_call(binding.node, binding.index, attribute.value.value)
-        config = declarations.endpoint_config(instance, load_balanced=True)
-        endpoint = EndpointDecl(config=config, location=instance.location)
-        method = ROUTE_DECORATORS.get(attribute.attr.value, attribute.attr.value.upper())
-        path = self._route_path(call_node, index)
-        route = Route(method=method, path=path, location=self.ev.location(decorator))
-        return self._declaration(node, decorator, endpoint=endpoint, route=route)
+    def _read_instance(self, node: Definition, found: _FlashDecorator, instance: _Instance,
+                       index: int) -> FunctionDecl:
+        """``@ep`` (a queue endpoint) or ``@ep.post("/path")`` (a route), ``ep`` an Endpoint."""
+        call = self.ev.evaluate_call(instance.call, instance.index, instance.name)
+        if found.call is None:
+            config = declarations.endpoint_config(call, load_balanced=False)
+            # The decorator, not the shared Endpoint(...) call, makes it a queue endpoint.
+            endpoint = EndpointDecl(config=config, location=self.ev.location(found.decorator))
+            return self._declaration(node, found.decorator, endpoint=endpoint)
+        config = declarations.endpoint_config(call, load_balanced=True)
+        endpoint = EndpointDecl(config=config, location=call.location)
+        method = ROUTE_DECORATORS.get(found.route_method, found.route_method.upper())
+        path = self._route_path(found.call, index)
+        route = Route(method=method, path=path, location=self.ev.location(found.decorator))
+        return self._declaration(node, found.decorator, endpoint=endpoint, route=route)
 
     def _route_path(self, call_node: cst.Call, index: int) -> str:
         args = call_node.args
@@ -149,13 +172,14 @@ class DecoratorReader:
             )
         path = self.ev.evaluate(call_node.args[0].value, index, "path")
         if not isinstance(path, str):
-            raise self.ev.error(call_node.args[0], f"the route path must be a string, got {path!r}.")
+            raise self.ev.error(call_node.args[0],
+                                f"the route path must be a string, got {path!r}.")
         return path
 
-    def _read_remote(self, node, decorator, index) -> FunctionDecl:
-        call = self.ev.evaluate_call(
-            decorator.decorator, index, "remote", callees=frozenset({symbols.REMOTE})
-        )
+    def _read_remote(self, node: Definition, decorator: cst.Decorator, call_node: cst.Call,
+                     index: int) -> FunctionDecl:
+        call = self.ev.evaluate_call(call_node, index, "remote",
+                                     callees=frozenset({symbols.REMOTE}))
         args = declarations.remote_arguments(call)
         resource = args.take("resource_config")
         if not isinstance(resource, StaticCall) or resource.callee not in symbols.RESOURCE_CLASSES:
@@ -175,14 +199,16 @@ class DecoratorReader:
             if not isinstance(method, str) or not isinstance(path, str):
                 raise args.error(
                     "resource_config",
-                    f"{resource.callee} is load-balanced: @remote needs `method` and `path` strings.",
+                    f"{resource.callee} is load-balanced: @remote needs `method` and `path` "
+                    "strings.",
                     hint='Write @remote(cfg, method="POST", path="/items").',
                 )
             route = Route(method=method.upper(), path=path, location=self.ev.location(decorator))
         elif method is not None or path is not None:
             raise args.error(
                 "method" if method is not None else "path",
-                f"`method`/`path` only apply to load balancers, but {resource.callee} is queue-based.",
+                f"`method`/`path` only apply to load balancers, but {resource.callee} is "
+                "queue-based.",
                 hint="Use LiveLoadBalancer(...) for HTTP routes, or drop method/path.",
             )
         deps = args.take_strings("dependencies", declarations.requirement_checker(config.name))
@@ -192,7 +218,7 @@ class DecoratorReader:
             node, decorator, endpoint=endpoint, route=route, deps=deps, sys_deps=sys_deps
         )
 
-    def _body_imports(self, node: cst.FunctionDef | cst.ClassDef) -> Iterator[ImportRef]:
+    def _body_imports(self, node: Definition) -> Iterator[ImportRef]:
         """Imports anywhere inside the definition's body, made absolute."""
         for statement in imports_in(node):
             location = self.ev.location(statement)
@@ -207,8 +233,7 @@ class DecoratorReader:
 
 
 def _public_methods(node: cst.ClassDef) -> tuple[str, ...]:
-    methods = []
-    for statement in node.body.body:
-        if isinstance(statement, cst.FunctionDef) and not statement.name.value.startswith("_"):
-            methods.append(statement.name.value)
+    methods = [statement.name.value for statement in node.body.body
+               if isinstance(statement, cst.FunctionDef)
+               and not statement.name.value.startswith("_")]
     return tuple(dict.fromkeys(methods))

@@ -232,7 +232,8 @@ class _Collector:
         return False
 
     def _is_excluded(
-        self, rel: str, gitignores: tuple[_IgnoreFile, ...], *, is_dir=False, venv=False
+        self, rel: str, gitignores: tuple[_IgnoreFile, ...], *, is_dir: bool = False,
+        venv: bool = False
     ) -> bool:
         """Apply the rule layers to ``rel``; the last one with a verdict wins."""
         verdict = None

@@ -86,7 +86,7 @@ def _bind_import(namespace: Namespace, index: int, node: cst.Import) -> None:
     for alias in node.names:
         full = dotted_name(alias.name)
         if alias.asname is not None:
-            bound = dotted_name(alias.asname.name)  # type: ignore[arg-type]
+            bound = dotted_name(alias.asname.name)
             kind: BindingKind = "sdk-module" if is_sdk_module(full) else "dynamic"
         else:
             bound = full.split(".")[0]
@@ -104,7 +104,7 @@ def _bind_import_from(namespace: Namespace, index: int, node: cst.ImportFrom) ->
         return
     for alias in node.names:
         imported = dotted_name(alias.name)
-        bound = dotted_name(alias.asname.name) if alias.asname else imported  # type: ignore[arg-type]
+        bound = dotted_name(alias.asname.name) if alias.asname else imported
         if ours and imported in symbols.KNOWN_SYMBOLS:
             namespace.bind(bound, Binding("symbol", index, node, symbol=imported))
         else:

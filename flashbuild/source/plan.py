@@ -10,8 +10,9 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Collection, Mapping
-from dataclasses import fields
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, fields
+from typing import Any
 
 from ..errors import SourceCodeError
 from ..records import (
@@ -22,6 +23,7 @@ from ..records import (
     FunctionDecl,
     PlannedEndpoint,
     PlannedFunction,
+    Route,
     ScanResult,
 )
 from . import symbols
@@ -62,7 +64,13 @@ def build_plan(scan: ScanResult, *, project_name: str, python_version: str) -> B
     )
 
 
-def _source_order(decl: FunctionDecl):
+@dataclass(frozen=True)
+class _DeclaredRoute:
+    decl: FunctionDecl
+    route: Route
+
+
+def _source_order(decl: FunctionDecl) -> tuple[str, int, int]:
     return (decl.location.path, decl.location.line or 0, decl.location.column or 0)
 
 
@@ -85,7 +93,7 @@ def _check_group(decls: list[FunctionDecl]) -> None:
                 "load-balanced (api = Endpoint(...) with @api.post(\"/path\") routes).",
             )
         return
-    seen: dict[tuple[str, str], FunctionDecl] = {}
+    seen: dict[tuple[str, str], _DeclaredRoute] = {}
     for decl in decls:
         route = decl.route
         assert route is not None  # load-balanced declarations always carry a route
@@ -110,14 +118,16 @@ def _check_group(decls: list[FunctionDecl]) -> None:
             )
         key = (method, route.path)
         if key in seen:
+            first_route = seen[key]
             raise SourceCodeError(
                 f"route {method} {route.path} of endpoint {name!r} is declared twice: "
-                f"by `{seen[key].name}` ({seen[key].route.location}) and by `{decl.name}`.",
+                f"by `{first_route.decl.name}` ({first_route.route.location}) and by "
+                f"`{decl.name}`.",
                 location=route.location,
-                related=(seen[key].route.location,),
+                related=(first_route.route.location,),
                 hint="Give each route its own method and path.",
             )
-        seen[key] = decl
+        seen[key] = _DeclaredRoute(decl=decl, route=route)
 
 
 def _conflict(first: FunctionDecl, other: FunctionDecl) -> SourceCodeError:
@@ -146,7 +156,8 @@ def _conflict(first: FunctionDecl, other: FunctionDecl) -> SourceCodeError:
     )
 
 
-def _difference(name: str, first, second) -> str:
+def _difference(name: str, first: Any, second: Any) -> str:
+    """One differing field of two configurations (any field of :class:`EndpointConfig`)."""
     if name == "env":  # values are often secrets: name the variables, never print values
         a, b = dict(first), dict(second)
         keys = sorted(key for key in {*a, *b} if a.get(key) != b.get(key))
@@ -205,7 +216,8 @@ def _calls(decl: FunctionDecl, registry: Mapping[str, FunctionDecl], modules: Co
     return tuple(sorted(called))
 
 
-def config_hash(config: EndpointConfig, *, dependencies, system_dependencies, image: str) -> str:
+def config_hash(config: EndpointConfig, *, dependencies: Iterable[str],
+                system_dependencies: Iterable[str], image: str) -> str:
     """sha256 of the canonical JSON of everything that defines an endpoint except ``env``."""
     identity = {
         "name": config.name,
@@ -225,12 +237,15 @@ def config_hash(config: EndpointConfig, *, dependencies, system_dependencies, im
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def _plan_endpoint(name, decls, registry, modules, python_version) -> PlannedEndpoint:
+def _plan_endpoint(name: str, decls: list[FunctionDecl], registry: Mapping[str, FunctionDecl],
+                   modules: Collection[str], python_version: str) -> PlannedEndpoint:
     config = decls[0].endpoint.config
     functions = tuple(
         PlannedFunction(decl=decl, calls=_calls(decl, registry, modules)) for decl in decls
     )
-    dependencies = tuple(sorted({*config.dependencies, *(d for f in decls for d in f.dependencies)}))
+    dependencies = tuple(sorted(
+        {*config.dependencies, *(d for f in decls for d in f.dependencies)}
+    ))
     system_dependencies = tuple(sorted(
         {*config.system_dependencies, *(d for f in decls for d in f.system_dependencies)}
     ))

@@ -128,8 +128,9 @@ class Evaluator:
             left = self.evaluate(node.left, at, what)
             return left + self.evaluate(node.right, at, what)  # type: ignore[operator]
         if isinstance(node, cst.FormattedString):
-            if all(isinstance(part, cst.FormattedStringText) for part in node.parts):
-                return "".join(part.value for part in node.parts)  # type: ignore[union-attr]
+            texts = [part for part in node.parts if isinstance(part, cst.FormattedStringText)]
+            if len(texts) == len(node.parts):
+                return "".join(part.value for part in texts)
             raise self.not_static(node, what, "an f-string")
         if isinstance(node, (cst.Integer, cst.Float)):
             return node.evaluated_value
@@ -227,7 +228,7 @@ class Evaluator:
                 if not isinstance(value, StaticDict):
                     raise self.not_static(element, what, "a `**` of a non-dict")
                 merged.update(value.items)
-            else:
+            elif isinstance(element, cst.DictElement):
                 key = self.evaluate(element.key, at, what)
                 merged[key] = self.evaluate(element.value, at, what)
         return StaticDict(tuple(merged.items()))

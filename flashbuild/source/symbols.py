@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..records import Compute
+
 SDK_PACKAGE = "runpod_flash"
 
 ENDPOINT = "Endpoint"
@@ -86,7 +88,7 @@ class ResourceClass:
     """A legacy resource configuration class used with ``@remote``."""
 
     name: str
-    compute: str  # "gpu" or "cpu"
+    compute: Compute
     load_balanced: bool
 
 

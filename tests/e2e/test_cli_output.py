@@ -1,0 +1,111 @@
+"""Machine-readable output, --dry-run numbers, and plain text for CI logs."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ..support.helpers import app, endpoint, run_cli
+
+pytestmark = pytest.mark.usefixtures("private_uv_cache")
+
+ANSI = re.compile(r"\x1b\[")
+REPO = Path(__file__).resolve().parents[2]
+
+
+def wheel_size(wheelhouse: Path, prefix: str) -> int:
+    (match,) = [p for p in wheelhouse.iterdir() if p.name.startswith(prefix)]
+    return match.stat().st_size
+
+
+def test_build_json_is_one_document_on_stdout(write_project, wheelhouse, capsys):
+    project = write_project(app(endpoint("cpu", ["appdep"], cpu=True), endpoint("gpu", [])))
+    code, out, err = run_cli(["build", "--json", "--no-index", "--find-links", str(wheelhouse),
+                              str(project)], capsys)
+    assert code == 0, err
+    document = json.loads(out)
+    artifact = project / ".flash" / "artifact.tar.gz"
+    assert document["ok"] is True
+    assert document["artifact"]["bytes"] == artifact.stat().st_size
+    assert len(document["artifact"]["sha256"]) == 64
+    assert [e["name"] for e in document["endpoints"]] == ["cpu", "gpu"]
+    assert document["dependencies"]["installed"] == [
+        {"name": "appdep", "version": "1.0"}, {"name": "shared-helper", "version": "1.0"}]
+    assert set(document["stages"]) == {"scan", "plan", "check", "render", "resolve", "package"}
+    assert "Built " in err and "Built " not in out
+
+
+def test_failed_build_json_names_the_error(write_project, capsys, monkeypatch):
+    monkeypatch.setenv("UV_HTTP_RETRIES", "0")  # the index is down on purpose: fail at once
+    project = write_project(app(endpoint("cpu", ["tinyutil"], cpu=True)))
+    code, out, err = run_cli(["build", "--json", "--index-url", "http://127.0.0.1:9/simple",
+                              str(project)], capsys)
+    assert code == 4
+    document = json.loads(out)
+    assert document["ok"] is False
+    assert document["error"]["exit_code"] == 4
+    assert "could not be reached" in document["error"]["message"]
+    assert "could not be reached" in err
+
+
+def test_dry_run_reports_sizes_without_installing(write_project, wheelhouse, capsys):
+    project = write_project(app(endpoint("cpu-torch", ["torch", "appdep"], cpu=True)))
+    code, out, err = run_cli(["build", "--dry-run", "--json", "--no-index", "--find-links",
+                              str(wheelhouse), "--exclude", "sympy", str(project)], capsys)
+    assert code == 0, err
+    report = json.loads(out)
+    rows = {row["name"]: row for row in report["packages"]}
+    assert rows["appdep"]["wheel_bytes"] == wheel_size(wheelhouse, "appdep-1.0")
+    assert rows["torch"]["wheel_bytes"] == wheel_size(wheelhouse, "torch-2.5.0-cp312")
+    assert rows["sympy"] == {**rows["sympy"], "shipped": False, "reason": "user"}
+    assert rows["mpmath"]["reason"] == "only-needed-by:sympy"
+    assert rows["nvidia-cudnn-cu12"]["pulled_in_by"] == (
+        "nvidia-cudnn-cu12 ← torch ← endpoint cpu-torch"
+    )
+    assert rows["torch"]["endpoints"] == ["cpu-torch"]
+    shipped = [row["wheel_bytes"] for row in report["packages"] if row["shipped"]]
+    project_bytes = (project / "main.py").stat().st_size
+    assert report["project_bytes"] == project_bytes
+    assert report["projected_bytes"] == project_bytes + sum(shipped)
+    best = report["exclude_savings"][0]
+    assert best["exclude"] == "torch"
+    assert best["saves_bytes"] == sum(rows[n]["wheel_bytes"] for n in best["removes"])
+    assert {"torch", "nvidia-cublas-cu12", "triton", "numpy"} <= set(best["removes"])
+    assert not (project / ".flash").exists()  # nothing written
+
+
+def test_dry_run_text_shows_the_cap_verdict(
+    write_project, wheelhouse, capsys, tmp_path, monkeypatch
+):
+    # A fresh cache: no earlier build of the same app can supply unpacked sizes.
+    monkeypatch.setenv("FLASHBUILD_CACHE_DIR", str(tmp_path / "fresh-flashbuild-cache"))
+    project = write_project(app(endpoint("cpu-torch", ["torch"], cpu=True)))
+    code, out, _ = run_cli(["build", "--dry-run", "--max-size", "1kB", "--no-index",
+                            "--find-links", str(wheelhouse), str(project)], capsys)
+    assert code == 0
+    assert "EXCEEDS the cap of 1.00 kB (1,000 bytes)" in out
+    assert re.search(r"^torch 2\.5\.0 +\S+ kB +\? +yes +torch ← endpoint cpu-torch$", out, re.M)
+    assert "--exclude torch" in out
+
+
+@pytest.mark.parametrize("extra_env", [{"NO_COLOR": "1"}, {"CI": "true"}, {}])
+def test_no_escape_codes_in_logs(write_project, wheelhouse, extra_env):
+    project = write_project(app(endpoint("cpu", ["appdep"], cpu=True)))
+    environment = {**os.environ, **extra_env}
+    completed = subprocess.run(
+        [sys.executable, "-m", "flashbuild", "build", "-v", "--no-cache", "--no-index",
+         "--find-links", str(wheelhouse), str(project)],
+        cwd=REPO, env=environment, capture_output=True, text=True, stdin=subprocess.DEVNULL,
+        timeout=300, check=False,
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert not ANSI.search(completed.stderr + completed.stdout)
+    assert "\r" not in completed.stderr  # no live indicator without a terminal
+    assert re.search(r"^  resolve +\d+\.\d\d s$", completed.stderr, re.M)
+    assert "+ " in completed.stderr and "uv pip" in completed.stderr  # -v echoes commands

@@ -1,0 +1,202 @@
+"""Builds with the dependency cache: hits are byte-identical to misses, keys cover every
+input, and killed or concurrent builds leave it usable."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+import flashbuild.cache
+from flashbuild.artifact.parallel_gzip import DEFAULT_BLOCK_SIZE
+from flashbuild.cache import DependencyCache
+
+from ..support.helpers import app, build_project, endpoint, run_cli
+
+pytestmark = pytest.mark.usefixtures("private_uv_cache")
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def cache_dir(tmp_path, monkeypatch) -> Path:
+    directory = tmp_path / "flashbuild-cache"
+    monkeypatch.setenv("FLASHBUILD_CACHE_DIR", str(directory))
+    return directory
+
+
+@pytest.fixture
+def project(write_project):
+    return write_project(app(endpoint("gpu", ["sentence-transformers"]),
+                             endpoint("cpu", ["appdep", "fastmath"], cpu=True)))
+
+
+def built(project: Path, wheelhouse: Path, **options):
+    options = {"no_deps": False, "no_index": True, "find_links": [str(wheelhouse)], **options}
+    result = build_project(project, **options)
+    artifact = result.artifact.path.read_bytes()
+    manifest = result.manifest_path.read_bytes()
+    return result, artifact, manifest
+
+
+def entries(cache_dir: Path) -> int:
+    return DependencyCache(cache_dir).info().entries
+
+
+def test_hit_and_miss_give_identical_bytes(project, wheelhouse, cache_dir):
+    first, artifact, manifest = built(project, wheelhouse)
+    assert first.dependencies.from_cache is False and entries(cache_dir) == 1
+    second, artifact_again, manifest_again = built(project, wheelhouse)
+    assert second.dependencies.from_cache is True
+    assert (artifact_again, manifest_again) == (artifact, manifest)
+    uncached, artifact_uncached, manifest_uncached = built(project, wheelhouse, no_cache=True)
+    assert uncached.dependencies.from_cache is False
+    assert (artifact_uncached, manifest_uncached) == (artifact, manifest)
+    assert entries(cache_dir) == 1
+
+
+@pytest.mark.usefixtures("cache_dir")
+def test_thread_count_does_not_change_the_artifact(project, wheelhouse):
+    # Several compression blocks, or the threads would have nothing to share.
+    words = random.Random(7).choices(["flash", "build", "worker", "gpu", "cpu", "endpoint"],
+                                     k=700_000)
+    (project / "data.txt").write_text(" ".join(words))
+    _, one, _ = built(project, wheelhouse, threads=1, no_cache=True)
+    _, four, _ = built(project, wheelhouse, threads=4, no_cache=True)
+    assert len(gzip.decompress(one)) > 3 * DEFAULT_BLOCK_SIZE
+    assert one == four
+
+
+@pytest.mark.usefixtures("cache_dir")
+def test_code_change_reuses_the_dependency_part(project, wheelhouse):
+    _, before, _ = built(project, wheelhouse)
+    (project / "main.py").write_text((project / "main.py").read_text() + "# changed\n")
+    result, after, _ = built(project, wheelhouse)
+    assert result.dependencies.from_cache is True and after != before
+    # The dependency part is the artifact's tail, unchanged byte for byte.
+    part = result.dependencies.part.path.read_bytes()
+    assert before.endswith(part) and after.endswith(part)
+
+
+@pytest.mark.parametrize(
+    "change",
+    ["python_version", "exclude", "images", "glibc", "lock", "tool_version", "level", "index"],
+)
+def test_every_key_part_invalidates(
+    project, wheelhouse, cache_dir, change, monkeypatch, capsys, tmp_path
+):
+    built(project, wheelhouse)
+    options: dict = {}
+    if change == "python_version":
+        options["python_version"] = "3.11"
+    elif change == "exclude":
+        options["exclude"] = ["tinyutil"]
+    elif change == "images":
+        (project / "pyproject.toml").write_text(
+            '[tool.flash.images.cpu]\nprovides = ["fastmath"]\n'
+        )
+    elif change == "glibc":
+        options["glibc"] = "2.31"
+    elif change == "lock":
+        code, _, err = run_cli(
+            ["lock", "--no-index", "--find-links", str(wheelhouse), str(project)], capsys
+        )
+        assert code == 0, err
+    elif change == "tool_version":
+        monkeypatch.setattr(flashbuild.cache, "__version__", "999.0")
+    elif change == "level":
+        options["compression_level"] = 1
+    elif change == "index":
+        (tmp_path / "more-wheels").mkdir()
+        options["find_links"] = [str(wheelhouse), str(tmp_path / "more-wheels")]
+    result, _, _ = built(project, wheelhouse, **options)
+    assert result.dependencies.from_cache is False
+    assert entries(cache_dir) == 2
+
+
+def test_corrupt_entry_is_rebuilt_not_shipped(project, wheelhouse, cache_dir):
+    _, artifact, _ = built(project, wheelhouse)
+    part = next(cache_dir.glob("entries/*/*/deps.tar.gz"))
+    data = bytearray(part.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    part.write_bytes(bytes(data))
+    result, again, _ = built(project, wheelhouse)
+    assert result.dependencies.from_cache is False
+    assert again == artifact
+    assert any("damaged" in str(w) for w in result.warnings)
+    (next(cache_dir.glob("entries/*/*")) / "entry.json").write_text("{not json")
+    result, again, _ = built(project, wheelhouse)
+    assert result.dependencies.from_cache is False and again == artifact
+
+
+def cli_build(project: Path, wheelhouse: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "flashbuild", "build", "-q", "--no-index", "--find-links",
+         str(wheelhouse), str(project)],
+        cwd=REPO, env=os.environ.copy(), stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+
+
+def test_killed_build_leaves_the_cache_usable(project, wheelhouse, cache_dir):
+    _, reference, _ = built(project, wheelhouse, no_cache=True)
+    for delay in (0.3, 0.8, 1.5):
+        process = cli_build(project, wheelhouse)
+        time.sleep(delay)
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+    _, artifact, _ = built(project, wheelhouse)
+    assert artifact == reference
+    assert entries(cache_dir) == 1
+
+
+def test_concurrent_builds_share_one_entry(write_project, wheelhouse, cache_dir):
+    same_app = app(endpoint("cpu", ["appdep", "fastmath"], cpu=True),
+                   **{"pyproject.toml": '[project]\nname = "same"\n'})
+    projects = [write_project(same_app, name=f"p{i}") for i in range(3)]
+    processes = [cli_build(p, wheelhouse) for p in projects]
+    for process in processes:
+        _, err = process.communicate(timeout=300)
+        assert process.returncode == 0, err.decode()
+    digests = {hashlib.sha256((p / ".flash" / "artifact.tar.gz").read_bytes()).hexdigest()
+               for p in projects}
+    assert len(digests) == 1
+    assert entries(cache_dir) == 1
+
+
+def test_cache_commands(project, wheelhouse, cache_dir, capsys):
+    built(project, wheelhouse)
+    code, out, _ = run_cli(["cache", "info"], capsys)
+    assert code == 0 and f"cache directory: {cache_dir}" in out and "entries: 1" in out
+    code, _, err = run_cli(["cache", "clear"], capsys)
+    assert code == 0 and "Removed 1 entries" in err
+    assert entries(cache_dir) == 0
+
+
+@pytest.mark.usefixtures("cache_dir")
+def test_two_part_artifact_extracts_with_every_reader(project, wheelhouse, tmp_path):
+    import tarfile
+
+    result, _, _ = built(project, wheelhouse)
+    artifact = result.artifact.path
+    contents = {}
+    for mode in ("r:gz", "r:*"):
+        with tarfile.open(artifact, mode) as archive:
+            names = archive.getnames()
+            contents[mode] = {m.name: archive.extractfile(m).read() for m in archive if m.isfile()}
+        assert len(names) == len(set(names)) == result.artifact.entries
+    assert contents["r:gz"] == contents["r:*"]
+    assert "handler_cpu.py" in contents["r:gz"] and "fastmath/__init__.py" in contents["r:gz"]
+    out = tmp_path / "extracted"
+    out.mkdir()
+    subprocess.run(["tar", "xzf", str(artifact), "-C", str(out)], check=True)
+    extracted = {str(p.relative_to(out)): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert extracted == contents["r:gz"]

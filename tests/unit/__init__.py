@@ -1,0 +1,1 @@
+"""Fast tests of one stage's functions on plain objects and temporary files."""

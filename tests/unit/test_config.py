@@ -1,0 +1,66 @@
+"""Options, FLASH_* variables and [tool.flash] combine into one checked configuration."""
+
+from __future__ import annotations
+
+import pytest
+
+from flashbuild.config.build_config import BuildConfig
+from flashbuild.errors import UsageError
+
+
+def make(project, environ=None, **options) -> BuildConfig:
+    return BuildConfig.create(project_dir=project, environ=environ or {}, **options)
+
+
+def test_defaults(tmp_path):
+    config = make(tmp_path)
+    assert config.python_version == "3.12"
+    assert config.target.uv_platform == "x86_64-manylinux_2_28"
+    assert config.index.uv_arguments() == []
+    assert config.exclude == () and config.allow_build == ()
+
+
+def test_precedence_command_line_then_environment_then_pyproject(tmp_path):
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.flash]\npython-version = "3.11"\nexclude = ["PyYAML"]\nglibc = "2.31"\n'
+        'index-url = "https://from.pyproject/simple"\nfind-links = ["wheels"]\n'
+        'allow-build = ["Docopt"]\n'
+    )
+    config = make(tmp_path)
+    assert config.python_version == "3.11" and config.glibc == (2, 31)
+    assert config.exclude == ("pyyaml",) and config.allow_build == ("docopt",)
+    assert config.index.index_url == "https://from.pyproject/simple"
+    assert config.index.find_links == (str(tmp_path / "wheels"),)
+    config = make(tmp_path, {"FLASH_INDEX_URL": "https://from.env/simple"},
+                  exclude=["torch"], python_version="3.13")
+    assert config.index.index_url == "https://from.env/simple"
+    assert config.exclude == ("pyyaml", "torch") and config.python_version == "3.13"
+    config = make(tmp_path, {"FLASH_INDEX_URL": "https://from.env/simple"},
+                  index_url="https://from.cli/simple")
+    assert config.index.uv_arguments()[:2] == ["--index-url", "https://from.cli/simple"]
+
+
+@pytest.mark.parametrize(
+    ("pyproject", "message"),
+    [
+        ('[tool.flash]\nexculde = ["torch"]\n', "unknown key 'exculde'"),
+        ('[tool.flash]\nexclude = "torch"\n', "exclude must be a list of strings"),
+        ('[tool.flash]\nglibc = "2.5"\n', "glibc level '2.5' is not valid"),
+        ('[tool.flash.images.tpu]\nprovides = []\n', "unknown image 'tpu'"),
+        ('[tool.flash.images.gpu]\nprovides = ["torch>=2"]\n', "must be a name or name==version"),
+        ("[tool.flash\n", "not valid TOML"),
+    ],
+)
+def test_bad_settings_are_named(tmp_path, pyproject, message):
+    (tmp_path / "pyproject.toml").write_text(pyproject)
+    with pytest.raises(UsageError, match=message.replace("(", r"\(")) as info:
+        make(tmp_path)
+    assert info.value.location is not None and info.value.location.path == "pyproject.toml"
+
+
+def test_image_override_keeps_the_runtime(tmp_path):
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.flash.images.gpu]\nprovides = ["torch==2.5.1"]\n'
+    )
+    gpu = make(tmp_path).images.for_compute("gpu")
+    assert [str(p) for p in gpu.provides] == ["runpod", "runpod-flash", "torch==2.5.1"]
