@@ -43,10 +43,16 @@ def private_uv_cache(tmp_path_factory, monkeypatch):
         monkeypatch.delenv(name, raising=False)
 
 
-@pytest.fixture(autouse=True)
-def private_flashbuild_cache(tmp_path_factory, monkeypatch):
-    """Builds share one cache per test session, never the user's ~/.cache/flashbuild."""
-    monkeypatch.setenv("FLASHBUILD_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "fb-cache"))
+@pytest.fixture(scope="session", autouse=True)
+def private_flashbuild_cache(tmp_path_factory):
+    """Builds share one cache per test session, never the user's ~/.cache/flashbuild.
+
+    Session-scoped, so that module-scoped fixtures that build see it too; a test
+    that needs a cache of its own sets FLASHBUILD_CACHE_DIR with monkeypatch.
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("FLASHBUILD_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "fb-cache"))
+        yield
 
 
 @pytest.fixture

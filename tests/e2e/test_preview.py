@@ -34,7 +34,7 @@ from flashbuild.preview.services import HOST
 from flashbuild.preview.session import Preview, unpack_artifact
 
 from ..conftest import REPO_ROOT
-from ..support.helpers import build_project
+from ..support.helpers import build_project, hermetic_environ
 
 STUBS = REPO_ROOT / "tests" / "support" / "stubs"
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -115,7 +115,7 @@ def _get_json(url: str, timeout: float = 60) -> tuple[int, dict]:
 
 def test_preview_build_keeps_the_deployable_manifest(write_project):
     project = write_project({"probe.py": PROBE_APP})
-    config = preview_build_config(project, environ={}, no_deps=True)
+    config = preview_build_config(project, environ=hermetic_environ(), no_deps=True)
     deployable = project / ".flash" / "flash_manifest.json"
     deployable.parent.mkdir()
     deployable.write_text('{"python_version": "3.12"}')
