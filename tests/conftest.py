@@ -35,6 +35,12 @@ def wheelhouse(tmp_path_factory) -> Path:
     return build_wheelhouse(tmp_path_factory.mktemp("wheelhouse"))
 
 
+@pytest.fixture(scope="session")
+def uv_cache(tmp_path_factory) -> Path:
+    """uv's cache for the test session (the one ``private_uv_cache`` points uv at)."""
+    return tmp_path_factory.getbasetemp() / "uv-cache"
+
+
 @pytest.fixture
 def private_uv_cache(tmp_path_factory, monkeypatch):
     """Keep uv's cache out of the user's home; ignore FLASH_* index settings of the host."""

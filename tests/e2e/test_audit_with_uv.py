@@ -16,12 +16,8 @@ TARGET = Target()  # CPython 3.12, glibc 2.28
 
 @pytest.fixture(scope="module")
 def wheelhouse(tmp_path_factory) -> Path:
+    """A wheelhouse of this module's own: a test adds a wheel to it for a while."""
     return build_wheelhouse(tmp_path_factory.mktemp("wheelhouse"))
-
-
-@pytest.fixture(scope="module")
-def uv_cache(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("uv-cache")
 
 
 def test_uv_installs_the_wheels_and_the_audit_accepts_them(wheelhouse, uv_cache, tmp_path):

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from flashbuild.records import Target
 
-from ..support.wheelhouse import build_wheelhouse, uv_pip
+from ..support.wheelhouse import uv_pip
 
 SENTENCE_TRANSFORMERS_STACK = {
     "filelock==3.16",
@@ -24,16 +22,6 @@ SENTENCE_TRANSFORMERS_STACK = {
     "transformers-lite==1.0",
     "triton==3.1.0",
 }
-
-
-@pytest.fixture(scope="module")
-def wheelhouse(tmp_path_factory) -> Path:
-    return build_wheelhouse(tmp_path_factory.mktemp("wheelhouse"))
-
-
-@pytest.fixture(scope="module")
-def uv_cache(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("uv-cache")
 
 
 def test_uv_resolves_sentence_transformers_to_the_whole_fake_stack(wheelhouse, uv_cache, tmp_path):

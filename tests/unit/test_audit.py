@@ -28,7 +28,7 @@ from flashbuild.errors import DependencyError
 from flashbuild.records import Target
 
 from ..support.elf import EM_AARCH64, shared_object
-from ..support.wheelhouse import Dist, build_wheelhouse, install_wheel, write_wheel
+from ..support.wheelhouse import Dist, install_wheel, write_wheel
 
 TARGET = Target()  # CPython 3.12, glibc 2.28
 CLEAN_SET = (
@@ -36,11 +36,6 @@ CLEAN_SET = (
     "nvidia-cudnn-cu12", "sentence-transformers", "transformers-lite", "filelock", "sympy",
     "mpmath", "networkx", "tinyutil", "withscript", "Py_Yaml_Lite",
 )
-
-
-@pytest.fixture(scope="module")
-def wheelhouse(tmp_path_factory) -> Path:
-    return build_wheelhouse(tmp_path_factory.mktemp("wheelhouse"))
 
 
 def wheel_for(wheelhouse: Path, name: str, python: str = "312") -> Path:

@@ -51,11 +51,6 @@ EXPECTED = {
 }
 
 
-@pytest.fixture(scope="module")
-def wheelhouse(tmp_path_factory) -> Path:
-    return build_wheelhouse(tmp_path_factory.mktemp("wheelhouse"))
-
-
 def _wheels(directory: Path) -> list[Path]:
     return sorted(directory.glob("*.whl"))
 
