@@ -47,8 +47,14 @@ from .records import (
     ScanResult,
 )
 from .render.handlers import render_handlers
-from .render.manifest import build_manifest, manifest_bytes, render_manifest, source_fingerprint
-from .source.files import collect_project_files
+from .render.manifest import (
+    MANIFEST_FILE,
+    build_manifest,
+    manifest_bytes,
+    render_manifest,
+    source_fingerprint,
+)
+from .source.files import collect_project_files, project_python_paths
 from .source.plan import build_plan
 from .source.scan import scan_project
 
@@ -108,12 +114,13 @@ def build(
     with stages.stage("plan"):
         plan = _plan(config, scan)
     with stages.stage("check"):
-        warnings = (*files.warnings, *scan.warnings,
-                    *enforce(source_findings(files, plan, cache_dir=config.cache_dir),
-                             strict=config.strict))
+        project_paths = project_python_paths(files.root)
+        found = source_findings(files, plan, project_paths=project_paths,
+                                cache_dir=config.cache_dir)
+        warnings = (*files.warnings, *scan.warnings, *enforce(found, strict=config.strict))
     with stages.stage("render"):
         handlers = render_handlers(plan)
-        _check_generated_names(files, (*handlers, render_manifest({})))
+        _check_generated_names(files, (*(h.path for h in handlers), MANIFEST_FILE))
     build_dir = config.build_dir
     try:
         shutil.rmtree(build_dir, ignore_errors=True)
@@ -123,7 +130,9 @@ def build(
             with stages.stage("resolve"):
                 dependencies = install_dependencies(config, plan, files, build_dir, on_command)
             if dependencies is not None:
-                warnings += _check_imports(config, files, plan, dependencies)
+                provided = provided_import_names(config, plan, dependencies)
+                found = import_findings(plan, provided, project_paths=project_paths)
+                warnings += enforce(found, strict=config.strict)
         with stages.stage("package"):
             packaged = _package(config, files, plan, handlers, dependencies)
     except FlashBuildError as error:
@@ -172,13 +181,6 @@ def _scan(config: BuildConfig) -> tuple[ProjectFiles, ScanResult]:
 def _plan(config: BuildConfig, scan: ScanResult) -> BuildPlan:
     return build_plan(scan, project_name=config.project_name,
                       python_version=config.python_version)
-
-
-def _check_imports(config: BuildConfig, files: ProjectFiles, plan: BuildPlan,
-                   dependencies: InstalledDependencies) -> tuple[BuildWarning, ...]:
-    """The undeclared-import check, which needs to know what was installed."""
-    provided = provided_import_names(config, plan, dependencies)
-    return enforce(import_findings(files, plan, provided), strict=config.strict)
 
 
 def _package(config: BuildConfig, files: ProjectFiles, plan: BuildPlan,
@@ -234,15 +236,15 @@ def _shipped_files(
     return tuple(file for file in files.files if file.path not in DEPENDENCY_INPUT_FILES)
 
 
-def _check_generated_names(files: ProjectFiles, generated: tuple[RenderedFile, ...]) -> None:
+def _check_generated_names(files: ProjectFiles, generated: tuple[str, ...]) -> None:
     """A project file must not sit where a generated file goes."""
     taken = {file.path for file in files.files}
-    for rendered in generated:
-        if rendered.path in taken:
+    for path in generated:
+        if path in taken:
             raise SourceCodeError(
-                f"project file {rendered.path} would be overwritten by the generated "
-                f"{'manifest' if rendered.path.endswith('.json') else 'handler'} of the same name.",
-                location=SourceLocation(path=rendered.path),
+                f"project file {path} would be overwritten by the generated "
+                f"{'manifest' if path == MANIFEST_FILE else 'handler'} of the same name.",
+                location=SourceLocation(path=path),
                 hint="Rename the file, or exclude it in .flashignore.",
             )
 

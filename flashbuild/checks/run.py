@@ -50,30 +50,34 @@ from .. import __version__
 from ..cache import cached_tuple
 from ..errors import SourceCodeError, StaticCheckError
 from ..records import BuildPlan, BuildWarning, ProjectFiles
-from ..source.files import project_python_paths
 from ..source.modules import local_module_names, module_name
 from .findings import Finding, planned_functions, sorted_findings
 from .undeclared import undeclared_imports
 
 
 def source_findings(
-    files: ProjectFiles, plan: BuildPlan, *, cache_dir: Path | None
+    files: ProjectFiles, plan: BuildPlan, *, project_paths: frozenset[str],
+    cache_dir: Path | None,
 ) -> tuple[Finding, ...]:
-    """Scope, call and import-placement findings for the shipped code, cached."""
+    """Scope, call and import-placement findings for the shipped code, cached.
+
+    ``project_paths`` lists every ``.py`` file of the project, shipped or not
+    (:func:`~flashbuild.source.files.project_python_paths`).
+    """
     sources = {
         file.path: file.source.read_bytes()
         for file in files.files
         if file.path.endswith(".py") and file.link_target is None
     }
     shipped = frozenset(file.path for file in files.files)
-    project = project_python_paths(files.root)
     digest = hashlib.sha256(f"{__version__}\0".encode())
     for path in sorted(sources):
         digest.update(f"{path}\0".encode() + hashlib.sha256(sources[path]).digest())
-    digest.update("\0".join(sorted(shipped)).encode() + b"\1" + "\0".join(sorted(project)).encode())
+    digest.update("\0".join(sorted(shipped)).encode() + b"\1"
+                  + "\0".join(sorted(project_paths)).encode())
     entry = cache_dir / "checks" / f"{digest.hexdigest()}.pickle" if cache_dir else None
     return cached_tuple(entry, Finding, lambda: check_sources(
-        sources, plan, shipped_paths=shipped, project_paths=project))
+        sources, plan, shipped_paths=shipped, project_paths=project_paths))
 
 
 def check_sources(
@@ -118,15 +122,15 @@ def check_sources(
 
 
 def import_findings(
-    files: ProjectFiles, plan: BuildPlan, provided: Mapping[str, frozenset[str]]
+    plan: BuildPlan, provided: Mapping[str, frozenset[str]], *, project_paths: frozenset[str]
 ) -> tuple[Finding, ...]:
     """Imports in endpoint bodies that nothing provides.
 
     ``provided`` maps each endpoint to the import names of its installed
     dependencies and of its base image; the standard library and the project's
-    own modules count as provided too.
+    own modules (``project_paths``, shipped or not) count as provided too.
     """
-    local = local_module_names(project_python_paths(files.root))
+    local = local_module_names(project_paths)
     return sorted_findings(undeclared_imports(plan, provided=provided, local_modules=local))
 
 
