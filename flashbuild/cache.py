@@ -33,7 +33,7 @@ from ._util.files import atomic_write_bytes, file_sha256, staging_directory
 from .config.environment import CACHE_ENV
 from .errors import PackagingError
 
-ENTRY_FORMAT = 2
+ENTRY_FORMAT = 3
 PART_FILE = "deps.tar.gz"
 ENTRY_FILE = "entry.json"
 

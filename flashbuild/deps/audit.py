@@ -35,20 +35,18 @@ import re
 import shutil
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from packaging.tags import Tag, compatible_tags, cpython_tags, parse_tag
+from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
 from ..errors import DependencyError, InternalError
 from ..records import Target
 from .elf import EM_X86_64, MACHINE_NAMES, ElfFormatError, ElfInfo, read_elf
 from .installed import read_installed_dists, top_level
 from .records import AuditReport, InstalledDist
+from .tags import parsed_tags, target_tags, wheel_tags_fit
 
-# The first glibc of each legacy manylinux name (PEP 600 aliases).
-_LEGACY_MANYLINUX = {(2, 5): "manylinux1", (2, 12): "manylinux2010", (2, 17): "manylinux2014"}
 _SHARED_OBJECT_NAME = re.compile(r"\.so(\.\d+)*$")
 
 ViolationKind = Literal["metadata", "wheel-tag", "not-elf", "architecture", "glibc", "clash"]
@@ -82,55 +80,26 @@ class InstallAuditError(DependencyError):
         super().__init__("\n".join(lines), hint=_hint(self.violations, target))
 
 
-# --- wheel tags ---------------------------------------------------------------
-
-
-def manylinux_platforms(glibc: tuple[int, int]) -> tuple[str, ...]:
-    """x86_64 manylinux platform tags from ``glibc`` down to 2.5, with legacy aliases."""
-    major, newest = glibc
-    platforms: list[str] = []
-    for minor in range(newest, 4, -1):
-        platforms.append(f"manylinux_{major}_{minor}_x86_64")
-        if legacy := _LEGACY_MANYLINUX.get((major, minor)):
-            platforms.append(f"{legacy}_x86_64")
-    return tuple(platforms)
-
-
-@lru_cache(maxsize=16)
-def target_tags(target: Target) -> frozenset[Tag]:
-    """Every wheel tag the target accepts; ``linux_x86_64`` is deliberately not one."""
-    version = tuple(int(part) for part in target.python_version.split("."))
-    platforms = manylinux_platforms(target.glibc)
-    tags = set(cpython_tags(version, abis=[target.python_tag], platforms=platforms))
-    tags.update(compatible_tags(version, interpreter=target.python_tag, platforms=platforms))
-    return frozenset(tags)
-
-
-def wheel_tags_fit(tags: Iterable[str], target: Target) -> bool:
-    """Whether any of ``tags`` (each possibly compressed, ``py2.py3-none-any``) fits."""
-    accepted = target_tags(target)
-    return any(_parsed_tags(text) & accepted for text in tags)
-
-
-def _parsed_tags(text: str) -> frozenset[Tag]:
-    """The tags a (possibly compressed) tag triple stands for; none if it is not one."""
-    try:
-        return parse_tag(text.strip())
-    except ValueError:
-        return frozenset()
-
-
 # --- installed distributions ----------------------------------------------------
 
 
-def check_wheel_tags(dist: InstalledDist, target: Target) -> list[Violation]:
-    """A violation when ``dist`` carries no WHEEL tag the target accepts."""
+def check_wheel_tags(dist: InstalledDist, target: Target, wheel_file: str | None = None
+                     ) -> tuple[list[Violation], list[str]]:
+    """Violations when ``dist`` was not made for the target, and notes worth a word.
+
+    Like pip and uv, judge by the tags of the wheel's file name when it is
+    known (``wheel_file``); its ``WHEEL`` file's ``Tag:`` lines only when not
+    (a wheel built here from an sdist). A ``WHEEL`` file that disagrees with
+    the file name is a note, not a violation.
+    """
     where = f"{dist.dist_info}/WHEEL"
+    if wheel_file is not None:
+        return _check_file_name_tags(dist, target, wheel_file)
     if not dist.has_wheel_file:
         reason = "has no WHEEL file, so the platform it was built for is unknown"
-        return [Violation(dist=str(dist), path=where, reason=reason, kind="metadata")]
+        return [Violation(dist=str(dist), path=where, reason=reason, kind="metadata")], []
     if wheel_tags_fit(dist.tags, target):
-        return []
+        return [], []
     shown = ", ".join(dist.tags) or "none"
     reason = (
         f"wheel tags {shown} do not fit CPython {target.python_version} "
@@ -138,7 +107,28 @@ def check_wheel_tags(dist: InstalledDist, target: Target) -> list[Violation]:
     )
     if any(tag.endswith("-linux_x86_64") for tag in dist.tags):
         reason += " (a linux_x86_64 wheel was built on this machine, not for manylinux)"
-    return [Violation(dist=str(dist), path=where, reason=reason, kind="wheel-tag")]
+    return [Violation(dist=str(dist), path=where, reason=reason, kind="wheel-tag")], []
+
+
+def _check_file_name_tags(dist: InstalledDist, target: Target, wheel_file: str
+                          ) -> tuple[list[Violation], list[str]]:
+    try:
+        name_tags = parse_wheel_filename(wheel_file)[3]
+    except InvalidWheelFilename:
+        reason = f"was installed from {wheel_file}, which is not a valid wheel file name"
+        return [Violation(dist=str(dist), path=wheel_file, reason=reason, kind="metadata")], []
+    if not name_tags & target_tags(target):
+        reason = (f"wheel {wheel_file} does not fit CPython {target.python_version} "
+                  f"on {target.platform_tag}")
+        if any(tag.platform == "linux_x86_64" for tag in name_tags):
+            reason += " (a linux_x86_64 wheel is built for one machine, not for manylinux)"
+        return [Violation(dist=str(dist), path=wheel_file, reason=reason, kind="wheel-tag")], []
+    declared = frozenset().union(*(parsed_tags(text) for text in dist.tags))
+    if dist.has_wheel_file and declared != name_tags:
+        shown = ", ".join(dist.tags) or "none"
+        return [], [f"{dist}: its WHEEL file lists the tags {shown}, its file name {wheel_file} "
+                    "others; judged by the file name, as pip and uv do"]
+    return [], []
 
 
 def find_top_level_clashes(
@@ -202,12 +192,15 @@ def _inspect_shared_object(
 
 
 def audit_install(
-    install_dir: Path, target: Target, project_top_levels: Mapping[str, str]
+    install_dir: Path, target: Target, project_top_levels: Mapping[str, str],
+    wheel_files: Mapping[str, str] | None = None,
 ) -> AuditReport:
     """Check ``install_dir`` against ``target``; on success remove what must not ship.
 
     ``project_top_levels`` maps the project's top-level names to their project
-    paths (see :func:`~flashbuild.deps.installed.top_level_names`). Raises
+    paths (see :func:`~flashbuild.deps.installed.top_level_names`);
+    ``wheel_files`` the installed distributions (PEP 503 names) to the file
+    names of the wheels they came from, where known. Raises
     :class:`InstallAuditError` listing every violation; nothing is removed then.
     """
     if not install_dir.is_dir():
@@ -215,14 +208,30 @@ def audit_install(
     dists = read_installed_dists(install_dir)
     owners = {path: str(dist) for dist in dists for path in dist.files}
     violations: list[Violation] = []
+    notes: list[str] = []
     for dist in dists:
-        violations += check_wheel_tags(dist, target)
+        found, said = check_wheel_tags(dist, target, (wheel_files or {}).get(dist.name))
+        violations += found
+        notes += said
         if not dist.has_record:
             where = f"{dist.dist_info}/RECORD"
             reason = "has no RECORD, so the files it installed are unknown"
             violations.append(Violation(dist=str(dist), path=where, reason=reason, kind="metadata"))
     violations += find_top_level_clashes(dists, project_top_levels)
+    checked, glibc = _check_shared_objects(install_dir, target, owners, violations)
+    if violations:
+        raise InstallAuditError(violations, target)
+    removed = remove_install_leftovers(install_dir, listed=owners.keys())
+    return AuditReport(dists=dists, removed=removed, shared_objects=checked, glibc=glibc,
+                       notes=tuple(notes))
 
+
+def _check_shared_objects(install_dir: Path, target: Target, owners: Mapping[str, str],
+                          violations: list[Violation]) -> tuple[int, tuple[int, int] | None]:
+    """Add a violation per shared object that cannot run on the target.
+
+    Returns how many were checked and the highest glibc any of them needs.
+    """
     checked, glibc = 0, None
     for relative in _shipped_files(install_dir):
         if not is_shared_object_name(relative):
@@ -235,10 +244,7 @@ def audit_install(
             reason, kind = problem
             owner = owners.get(relative, "")
             violations.append(Violation(dist=owner, path=relative, reason=reason, kind=kind))
-    if violations:
-        raise InstallAuditError(violations, target)
-    removed = remove_install_leftovers(install_dir, listed=owners.keys())
-    return AuditReport(dists=dists, removed=removed, shared_objects=checked, glibc=glibc)
+    return checked, glibc
 
 
 def remove_install_leftovers(install_dir: Path, listed: Iterable[str] = ()) -> tuple[str, ...]:

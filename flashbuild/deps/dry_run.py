@@ -13,7 +13,7 @@ from ..config.build_config import BuildConfig
 from ..records import ProjectFiles
 from .exclusion import endpoint_consumers
 from .records import DryRunReport, PackageRow, ResolvedDependencies
-from .sizes import chain, exclusion_savings, wheel_sizes
+from .sizes import chain, distribution_files, exclusion_savings, known_sizes
 from .uv import resolver_settings
 
 
@@ -31,7 +31,7 @@ def dry_run_report(
         return DryRunReport(rows=(), project_bytes=project_bytes, projected=project_bytes,
                             limit=config.max_size, savings=(), source="none", warnings=())
     packages = resolved.resolution.packages
-    sizes = wheel_sizes(packages, resolver_settings(config, listener))
+    sizes = known_sizes(distribution_files(packages, resolver_settings(config, listener)))
     cached_sizes = {cached.name: cached for cached in resolved.cached_sizes}
     for name, cached in cached_sizes.items():
         if name not in sizes and cached.wheel is not None:

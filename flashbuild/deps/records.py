@@ -157,6 +157,19 @@ class Lock:
 
 
 @dataclass(frozen=True, kw_only=True)
+class DistributionFile:
+    """The file uv installs for a pin, as the index (or a find-links location) lists it."""
+
+    name: str  # "vllm-0.21.0-1-cp38-abi3-manylinux_2_24_x86_64.whl", or an sdist's name
+    size: int | None  # bytes; None when not published
+    sha256: str | None  # None when not published
+
+    @property
+    def is_wheel(self) -> bool:
+        return self.name.endswith(".whl")
+
+
+@dataclass(frozen=True, kw_only=True)
 class PackageSize:
     name: str
     version: str
@@ -189,6 +202,7 @@ class AuditReport:
     removed: tuple[str, ...]  # POSIX paths, directories with a trailing "/"
     shared_objects: int  # how many were checked
     glibc: tuple[int, int] | None  # the highest glibc any shared object needs
+    notes: tuple[str, ...] = ()  # what passed but deserves a word (WHEEL tags vs file name)
 
 
 # --- the stage's results ------------------------------------------------------------------
@@ -215,7 +229,8 @@ class InstalledDependencies:
     requirements: RenderedFile  # the artifact's requirements.txt
     sizes: tuple[PackageSize, ...]  # per shipped package
     removed: tuple[str, ...]  # files the audit removed (bin/ scripts, bytecode)
-    warnings: tuple[BuildWarning, ...]
+    audit_notes: tuple[str, ...]  # what the audit let pass with a word
+    warnings: tuple[BuildWarning, ...]  # the selection's warnings and the audit's notes
     import_names: ImportNames  # installed distribution -> its top-level modules, sorted
 
     @property
@@ -276,6 +291,7 @@ class CachedDependencies:
     sizes: tuple[PackageSize, ...]
     removed: tuple[str, ...]
     import_names: ImportNames
+    notes: tuple[str, ...]  # the audit's notes, repeated on every build that uses the entry
 
     def to_json(self) -> dict[str, Any]:
         """JSON data; the part's path is the entry's business, not recorded."""
@@ -288,6 +304,7 @@ class CachedDependencies:
             "sizes": [[s.name, s.version, s.wheel, s.unpacked] for s in self.sizes],
             "removed": list(self.removed),
             "import_names": {name: list(names) for name, names in self.import_names},
+            "notes": list(self.notes),
         }
 
     @classmethod
@@ -304,4 +321,5 @@ class CachedDependencies:
             removed=tuple(data["removed"]),
             import_names=tuple((name, tuple(names))
                                for name, names in sorted(data["import_names"].items())),
+            notes=tuple(map(str, data["notes"])),
         )

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlparse
 
 from packaging.utils import canonicalize_name
@@ -21,7 +22,14 @@ from .._util.units import human
 from ..config.images import ImageTable
 from ..errors import SizeLimitError
 from .exclusion import select_packages
-from .records import DependencyInputs, PackageSize, Resolution, ResolvedPackage
+from .records import (
+    DependencyInputs,
+    DistributionFile,
+    PackageSize,
+    Resolution,
+    ResolvedPackage,
+)
+from .tags import preferred_wheel
 from .uv import ResolverSettings, pins_file, run_uv, uv_pip_command
 
 _SHOWN_PACKAGES = 10
@@ -31,12 +39,14 @@ _SHOWN_SUGGESTIONS = 5
 Saving = tuple[str, int, tuple[str, ...]]
 
 
-def wheel_sizes(packages: Iterable[ResolvedPackage], settings: ResolverSettings) -> dict[str, int]:
-    """Sizes of the wheels uv would install for these pins, from index metadata.
+def distribution_files(packages: Iterable[ResolvedPackage], settings: ResolverSettings
+                       ) -> dict[str, DistributionFile]:
+    """The file uv would install for each of these pins, from index metadata.
 
     Asks uv for a ``pylock.toml`` of exactly these pins (no dependencies); a
-    local wheel's size is read from disk. Packages whose size the index does
-    not publish are missing from the result.
+    local wheel's size is read from disk. Packages uv lists no single file for
+    are missing from the result: what it says is advisory, the install reports
+    real failures.
     """
     packages = tuple(packages)
     if not packages:
@@ -47,18 +57,38 @@ def wheel_sizes(packages: Iterable[ResolvedPackage], settings: ResolverSettings)
                     str(requirements)]
         result = run_uv(command, settings, timeout=300)
     if not result.ok:
-        return {}  # sizes are advisory here; the install reports real failures
-    sizes: dict[str, int] = {}
+        return {}
+    found: dict[str, DistributionFile] = {}
     for package in toml.loads(result.stdout).get("packages", []):
-        files = package.get("wheels") or ([package["sdist"]] if "sdist" in package else [])
-        if len(files) != 1:
-            continue
-        size = files[0].get("size")
-        if size is None:
-            size = _local_size(files[0].get("url") or files[0].get("path"))
-        if size is not None:
-            sizes[canonicalize_name(package["name"])] = int(size)
-    return sizes
+        wheels = package.get("wheels") or []
+        if len(wheels) > 1:  # several for the platform: an installer takes one of them
+            chosen = preferred_wheel(map(_file_name, wheels), settings.target)
+            wheels = [wheel for wheel in wheels if _file_name(wheel) == chosen]
+        files = wheels or ([package["sdist"]] if "sdist" in package else [])
+        if len(files) == 1:
+            found[canonicalize_name(package["name"])] = _distribution_file(files[0])
+    return found
+
+
+def _file_name(entry: dict[str, Any]) -> str:
+    """The file name of a ``pylock.toml`` wheel or sdist entry."""
+    location = entry.get("url") or entry.get("path") or ""
+    return entry.get("name") or unquote(urlparse(location).path).rsplit("/", 1)[-1]
+
+
+def _distribution_file(entry: dict[str, Any]) -> DistributionFile:
+    location = entry.get("url") or entry.get("path") or ""
+    name = _file_name(entry)
+    size = entry.get("size")
+    if size is None:
+        size = _local_size(location)
+    return DistributionFile(name=name, size=None if size is None else int(size),
+                            sha256=entry.get("hashes", {}).get("sha256"))
+
+
+def known_sizes(files: Mapping[str, DistributionFile]) -> dict[str, int]:
+    """Package -> bytes of its file, for the files whose size is known."""
+    return {name: file.size for name, file in files.items() if file.size is not None}
 
 
 def _local_size(location: str | None) -> int | None:

@@ -39,6 +39,7 @@ from .records import (
     CachedDependencies,
     DeclaredInputs,
     DependencyInputs,
+    DistributionFile,
     InstalledDependencies,
     Lock,
     LockHeader,
@@ -48,7 +49,7 @@ from .records import (
     Selection,
 )
 from .resolve import image_constraints, resolve
-from .sizes import size_error, wheel_sizes
+from .sizes import distribution_files, known_sizes, size_error
 from .uv import ResolverSettings, resolver_settings
 
 # Project files that are inputs of this stage: the artifact gets what was installed instead.
@@ -229,6 +230,12 @@ def _selection_warnings(selection: Selection, resolution: Resolution) -> list[Bu
     return warnings
 
 
+def _warnings(selection: Selection, resolution: Resolution, audit_notes: tuple[str, ...]
+              ) -> tuple[BuildWarning, ...]:
+    return (*_selection_warnings(selection, resolution),
+            *(BuildWarning(message=note) for note in audit_notes))
+
+
 def _cache_key(config: BuildConfig, header: LockHeader, lock: Lock | None) -> str:
     index = config.index
     return cache_key(
@@ -286,12 +293,14 @@ class _PartBuilder:
         config = self.config
         resolution = _resolution(config, self.inputs, self.lock, self.settings)
         selection = select_packages(resolution, self.inputs, config.images, config.exclude)
-        wheels = self._check_wheel_sizes(selection, resolution)
+        files = self._check_wheel_sizes(selection, resolution)
+        wheels = known_sizes(files)
         self.install_dir.mkdir(parents=True, exist_ok=True)
         if selection.shipped:
             install_pins(selection.shipped, self.settings, self.install_dir)
         project_top_levels = top_level_names(f.path for f in self.files.files)
-        report = audit_install(self.install_dir, config.target, project_top_levels)
+        report = audit_install(self.install_dir, config.target, project_top_levels,
+                               {name: file.name for name, file in files.items() if file.is_wheel})
         unpacked = unpacked_sizes(self.install_dir, report.dists)
         part = write_part(
             members_from_directory(self.install_dir), part_dir / PART_FILE,
@@ -308,14 +317,17 @@ class _PartBuilder:
                 for p in selection.shipped
             ),
             removed=report.removed,
-            warnings=tuple(_selection_warnings(selection, resolution)),
+            audit_notes=report.notes,
+            warnings=_warnings(selection, resolution, report.notes),
             import_names=import_names_of(self.install_dir, report.dists),
         )
 
-    def _check_wheel_sizes(self, selection: Selection, resolution: Resolution) -> dict[str, int]:
-        """The shipped wheels' sizes; stops before downloading when they exceed the cap."""
+    def _check_wheel_sizes(self, selection: Selection, resolution: Resolution
+                           ) -> dict[str, DistributionFile]:
+        """The shipped packages' files; stops before downloading when they exceed the cap."""
         config = self.config
-        wheels = wheel_sizes(selection.shipped, self.settings)
+        files = distribution_files(selection.shipped, self.settings)
+        wheels = known_sizes(files)
         if sum(wheels.values()) > config.max_size:
             raise size_error(
                 what=f"the wheels to install ({human(sum(wheels.values()))}) already exceed",
@@ -325,7 +337,7 @@ class _PartBuilder:
                 resolution=resolution, inputs=self.inputs, images=config.images,
                 exclusions=config.exclude,
             )
-        return wheels
+        return files
 
 
 def _requirements(selection: Selection, header: LockHeader) -> RenderedFile:
@@ -341,6 +353,7 @@ def _cached(built: InstalledDependencies) -> CachedDependencies:
         sizes=built.sizes,
         removed=built.removed,
         import_names=built.import_names,
+        notes=built.audit_notes,
     )
 
 
@@ -361,6 +374,7 @@ def _from_entry(
         requirements=_requirements(selection, header),
         sizes=cached.sizes,
         removed=cached.removed,
-        warnings=tuple(_selection_warnings(selection, resolution)),
+        audit_notes=cached.notes,
+        warnings=_warnings(selection, resolution, cached.notes),
         import_names=cached.import_names,
     )

@@ -9,7 +9,9 @@ import pytest
 
 from flashbuild.errors import DependencyError, SourceCodeError, UsageError
 
+from ..support.elf import shared_object
 from ..support.helpers import app, archive_names, archive_text, endpoint, run_cli
+from ..support.wheelhouse import Dist, write_wheel
 
 pytestmark = pytest.mark.usefixtures("private_uv_cache")
 
@@ -130,6 +132,27 @@ def test_bin_scripts_and_bytecode_never_ship(write_project, wheelhouse, capsys):
     assert not [
         n for n in names if n.startswith("bin/") or n.endswith(".pyc") or "__pycache__" in n
     ]
+
+
+def test_a_wheel_is_judged_by_its_file_name_as_installers_do(
+    write_project, wheelhouse, capsys, tmp_path
+):
+    extra = tmp_path / "extra-wheels"
+    extra.mkdir()
+    write_wheel(Dist("mislabelled", "1.0", tags="cp38-abi3-manylinux_2_24_x86_64",
+                     wheel_file_tags="cp38-abi3-linux_x86_64",
+                     files={"mislabelled/__init__.py": "",
+                            "mislabelled/_core.abi3.so": shared_object(("GLIBC_2.17",))}),
+                extra)
+    project = write_project(app(endpoint("gpu", ["mislabelled"])))
+    code, err = flash(capsys, wheelhouse, project, "--find-links", str(extra))
+    assert code == 0, err
+    assert "mislabelled/_core.abi3.so" in archive_names(project / ".flash" / "artifact.tar.gz")
+    note = ("mislabelled 1.0: its WHEEL file lists the tags cp38-abi3-linux_x86_64, its file name "
+            "mislabelled-1.0-cp38-abi3-manylinux_2_24_x86_64.whl others")
+    assert f"flash: warning: {note}" in err
+    code, err = flash(capsys, wheelhouse, project, "--find-links", str(extra))
+    assert code == 0 and note in err  # the note comes with the cached dependencies too
 
 
 def test_image_versions_constrain_the_resolution(write_project, wheelhouse, capsys):

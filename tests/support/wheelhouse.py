@@ -23,7 +23,7 @@ import re
 import tarfile
 import zipfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from uv import find_uv_bin
@@ -51,6 +51,9 @@ class Dist:
     holds ``<module>/__init__.py`` only. ``scripts`` go to ``.data/scripts/``.
     ``legacy_filename`` keeps the name's case in the file and ``.dist-info``
     names, as older tools did (PyYAML's wheels still do); consumers must accept it.
+    ``wheel_file_tags``, when given, are the ``Tag:`` lines of the ``WHEEL`` file
+    instead of the file name's (vllm 0.21.0's wheel says ``linux_x86_64`` inside
+    a ``manylinux_2_24`` file name).
     """
 
     name: str
@@ -62,6 +65,7 @@ class Dist:
     scripts: FileContents = field(default_factory=dict)
     sdist: bool = False
     legacy_filename: bool = False
+    wheel_file_tags: str | None = None
 
     @property
     def module(self) -> str:
@@ -127,7 +131,9 @@ def write_wheel(dist: Dist, directory: Path) -> Path:
         "Generator: tests.support.wheelhouse",
         f"Root-Is-Purelib: {'true' if dist.is_pure else 'false'}",
     ]
-    wheel_lines += [f"Tag: {tag}" for tag in dist.expanded_tags]
+    inside = dist.wheel_file_tags
+    tags = dist.expanded_tags if inside is None else replace(dist, tags=inside).expanded_tags
+    wheel_lines += [f"Tag: {tag}" for tag in tags]
     metadata = {
         "METADATA": metadata_text(dist),
         "WHEEL": "\n".join(wheel_lines) + "\n\n",

@@ -15,15 +15,15 @@ from flashbuild.deps.audit import (
     InstallAuditError,
     audit_install,
     check_shared_object,
+    check_wheel_tags,
     find_top_level_clashes,
     is_shared_object_name,
-    manylinux_platforms,
     remove_install_leftovers,
-    target_tags,
-    wheel_tags_fit,
 )
 from flashbuild.deps.elf import ElfFormatError, read_elf
 from flashbuild.deps.installed import read_installed_dists, top_level_names
+from flashbuild.deps.records import InstalledDist
+from flashbuild.deps.tags import manylinux_platforms, preferred_wheel, target_tags, wheel_tags_fit
 from flashbuild.errors import DependencyError
 from flashbuild.records import Target
 
@@ -111,6 +111,65 @@ def test_target_tags_accept_the_target_abi_abi3_and_pure_wheels_only():
 )
 def test_wheel_tags_fit(tags, python_version, fits):
     assert wheel_tags_fit(tags, Target(python_version=python_version)) is fits
+
+
+# --- the wheel's file name decides, as for pip and uv ------------------------------------
+
+VLLM_WHEEL = "vllm-0.21.0-1-cp38-abi3-manylinux_2_24_x86_64.whl"
+
+
+def installed(*wheel_file_tags: str) -> InstalledDist:
+    return InstalledDist(name="vllm", version="0.21.0", dist_info="vllm-0.21.0.dist-info",
+                         tags=wheel_file_tags, files=(), top_levels=())
+
+
+def test_the_file_name_decides_and_a_disagreeing_wheel_file_is_a_note():
+    violations, notes = check_wheel_tags(installed("cp38-abi3-linux_x86_64"), TARGET, VLLM_WHEEL)
+    assert violations == []
+    assert notes == [
+        "vllm 0.21.0: its WHEEL file lists the tags cp38-abi3-linux_x86_64, its file name "
+        f"{VLLM_WHEEL} others; judged by the file name, as pip and uv do"
+    ]
+    agreeing = installed("cp38-abi3-manylinux_2_24_x86_64")
+    assert check_wheel_tags(agreeing, TARGET, VLLM_WHEEL) == ([], [])
+
+
+@pytest.mark.parametrize(("candidates", "chosen"), [
+    # vllm 0.21.0 was published twice for x86_64; the build number 1 wins.
+    (["vllm-0.21.0-cp38-abi3-manylinux_2_24_x86_64.whl", VLLM_WHEEL], VLLM_WHEEL),
+    # The CPython-specific wheel beats abi3, abi3 beats pure, newer manylinux beats older.
+    (["x-1.0-py3-none-any.whl", "x-1.0-cp38-abi3-manylinux_2_17_x86_64.whl",
+      "x-1.0-cp312-cp312-manylinux_2_17_x86_64.whl"],
+     "x-1.0-cp312-cp312-manylinux_2_17_x86_64.whl"),
+    (["x-1.0-cp312-cp312-manylinux_2_17_x86_64.whl", "x-1.0-cp312-cp312-manylinux_2_28_x86_64.whl"],
+     "x-1.0-cp312-cp312-manylinux_2_28_x86_64.whl"),
+    # Nothing that fits (or nothing that is a wheel): no choice.
+    (["x-1.0-cp312-cp312-manylinux_2_34_x86_64.whl", "x-1.0.tar.gz"], None),
+])
+def test_preferred_wheel_is_the_one_an_installer_takes(candidates, chosen):
+    assert preferred_wheel(candidates, TARGET) == chosen
+    assert preferred_wheel(reversed(candidates), TARGET) == chosen
+
+
+def test_without_a_file_name_the_wheel_file_decides():
+    violations, notes = check_wheel_tags(installed("cp38-abi3-linux_x86_64"), TARGET)
+    assert [(v.path, v.kind) for v in violations] == [("vllm-0.21.0.dist-info/WHEEL", "wheel-tag")]
+    assert "was built on this machine" in violations[0].reason
+    assert notes == []
+
+
+@pytest.mark.parametrize(("wheel_file", "kind", "reason"), [
+    ("vllm-0.20.2-cp38-abi3-manylinux_2_35_x86_64.whl", "wheel-tag",
+     "does not fit CPython 3.12 on manylinux_2_28_x86_64"),
+    ("vllm-0.21.0-cp312-cp312-linux_x86_64.whl", "wheel-tag", "built for one machine"),
+    ("vllm-0.21.0-cp38-abi3-manylinux_2_24_aarch64.whl", "wheel-tag", "does not fit"),
+    ("vllm.whl", "metadata", "not a valid wheel file name"),
+])
+def test_a_file_name_that_does_not_fit_is_a_violation(wheel_file, kind, reason):
+    violations, notes = check_wheel_tags(installed("cp38-abi3-manylinux_2_24_x86_64"), TARGET,
+                                         wheel_file)
+    assert [(v.path, v.kind) for v in violations] == [(wheel_file, kind)]
+    assert reason in violations[0].reason and notes == []
 
 
 # --- ELF -------------------------------------------------------------------------------
