@@ -25,6 +25,7 @@ from .artifact.members import ArchiveMember, members_from_project_files, members
 from .artifact.write import write_artifact
 from .checks.run import enforce, import_findings, source_findings
 from .config.build_config import BuildConfig
+from .config.images import check_images
 from .deps.dry_run import dry_run_report
 from .deps.records import DryRunReport, InstalledDependencies, Lock
 from .deps.sizes import size_error
@@ -179,8 +180,11 @@ def _scan(config: BuildConfig) -> tuple[ProjectFiles, ScanResult]:
 
 
 def _plan(config: BuildConfig, scan: ScanResult) -> BuildPlan:
-    return build_plan(scan, project_name=config.project_name,
+    """The build plan, for endpoints whose worker images exist in the chosen release."""
+    plan = build_plan(scan, project_name=config.project_name,
                       python_version=config.python_version)
+    check_images(config.images, plan)
+    return plan
 
 
 def _package(config: BuildConfig, files: ProjectFiles, plan: BuildPlan,

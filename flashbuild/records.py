@@ -23,6 +23,11 @@ DEFAULT_PYTHON_VERSION = "3.12"
 Compute = Literal["gpu", "cpu"]  # what an endpoint runs on, and so its worker image
 
 
+def image_kind(compute: str, load_balanced: bool) -> str:
+    """``gpu``, ``gpu-lb``, ``cpu`` or ``cpu-lb``: the worker image an endpoint runs on."""
+    return f"{compute}-lb" if load_balanced else compute
+
+
 # --- static values -----------------------------------------------------------
 
 
@@ -219,6 +224,11 @@ class PlannedEndpoint:
     @property
     def load_balanced(self) -> bool:
         return self.config.load_balanced
+
+    @property
+    def image_kind(self) -> str:
+        """The kind of worker image it runs on: ``gpu``, ``gpu-lb``, ``cpu`` or ``cpu-lb``."""
+        return image_kind(self.config.compute, self.config.load_balanced)
 
 
 @dataclass(frozen=True, kw_only=True)

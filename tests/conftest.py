@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = REPO_ROOT / "fixtures"
+TEST_IMAGE_PROFILES = REPO_ROOT / "tests" / "support" / "image_profiles"
 E2E_TESTS = REPO_ROOT / "tests" / "e2e"
 
 settings.register_profile("dev", max_examples=20, deadline=None)
@@ -51,13 +52,15 @@ def private_uv_cache(tmp_path_factory, monkeypatch):
 
 @pytest.fixture(scope="session", autouse=True)
 def private_flashbuild_cache(tmp_path_factory):
-    """Builds share one cache per test session, never the user's ~/.cache/flashbuild.
+    """Builds share one cache per test session, never the user's ~/.cache/flashbuild, and
+    assume the worker images of ``tests/support/image_profiles`` (made for the wheelhouse).
 
     Session-scoped, so that module-scoped fixtures that build see it too; a test
     that needs a cache of its own sets FLASHBUILD_CACHE_DIR with monkeypatch.
     """
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("FLASHBUILD_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "fb-cache"))
+        patch.setenv("FLASHBUILD_IMAGE_PROFILES", str(TEST_IMAGE_PROFILES))
         yield
 
 

@@ -19,6 +19,7 @@ from .. import __version__
 from ..errors import FlashBuildError, InternalError, UsageError
 from .build import build, lock
 from .cache import cache
+from .images import images
 from .manifest import manifest
 from .preview import preview
 from .report import INTERRUPTED, error_document, report_error
@@ -30,7 +31,7 @@ def cli() -> None:
     """Build Flash apps into deployable artifacts."""
 
 
-for command in (build, lock, cache, manifest, preview):
+for command in (build, lock, cache, images, manifest, preview):
     cli.add_command(command)
 
 

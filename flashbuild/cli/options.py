@@ -60,5 +60,8 @@ def dependency_options(command: Command) -> Command:
         click.option("--allow-build", metavar="NAMES", multiple=True,
                      help="Packages that may be built from source; pure-Python only "
                      "(comma-separated, repeatable)."),
+        click.option("--image-release", metavar="RELEASE", default=None,
+                     help="Release of the worker images the endpoints run on (see flash "
+                     "images).  [default: [tool.flash] image-release, else the newest]"),
         output_options,
     ], command)

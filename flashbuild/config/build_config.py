@@ -19,7 +19,12 @@ from ..records import (
     IndexOptions,
     Target,
 )
-from .environment import default_cache_dir, index_options, source_date_epoch
+from .environment import (
+    default_cache_dir,
+    image_profiles_dir,
+    index_options,
+    source_date_epoch,
+)
 from .images import ImageTable, image_table
 from .pyproject import PYPROJECT, ToolSettings, project_name, read_pyproject, tool_settings
 
@@ -82,6 +87,7 @@ class BuildConfig:
         find_links: Iterable[str] = (), no_index: bool = False,
         max_size: str | None = None, compression_level: int | None = None,
         threads: int | None = None, no_cache: bool = False, strict: bool = False,
+        image_release: str | None = None,
     ) -> BuildConfig:
         """Validate options; relative paths are taken from the current directory.
 
@@ -94,10 +100,11 @@ class BuildConfig:
         project = _project_directory(project_dir)
         pyproject = read_pyproject(project)
         settings = tool_settings(pyproject)
+        python_version = _python_version(python_version, settings)
         return cls(
             project_dir=project,
             output=_output_path(project, output),
-            python_version=_python_version(python_version, settings),
+            python_version=python_version,
             no_deps=no_deps,
             keep_build=keep_build,
             exclude=parse_exclusions([*exclude, *settings.get("exclude", [])]),
@@ -113,7 +120,9 @@ class BuildConfig:
                 [*allow_build, *settings.get("allow-build", [])], option="--allow-build"
             ),
             locked=locked,
-            images=image_table(settings.get("images")),
+            images=image_table(settings.get("images"), python=python_version,
+                               release=image_release or settings.get("image-release"),
+                               profiles_dir=image_profiles_dir(environ)),
             max_size=_max_size(max_size, settings),
             compression_level=_compression_level(compression_level, settings),
             threads=_threads(threads),

@@ -1,7 +1,8 @@
 """What a build reads from the process environment.
 
 ``SOURCE_DATE_EPOCH`` (the archive timestamp), the cache directory
-(``FLASHBUILD_CACHE_DIR``, ``XDG_CACHE_HOME``) and the package index variables
+(``FLASHBUILD_CACHE_DIR``, ``XDG_CACHE_HOME``), the folder of image profiles
+(``FLASHBUILD_IMAGE_PROFILES``) and the package index variables
 ``FLASH_INDEX_URL``, ``FLASH_EXTRA_INDEX_URL`` and ``FLASH_FIND_LINKS``.
 Command-line options win over these, and these over ``[tool.flash]``.
 """
@@ -14,9 +15,11 @@ from pathlib import Path
 
 from ..errors import UsageError
 from ..records import IndexOptions
+from .images import PROFILES_DIR
 from .pyproject import ToolSettings
 
 CACHE_ENV = "FLASHBUILD_CACHE_DIR"
+PROFILES_ENV = "FLASHBUILD_IMAGE_PROFILES"
 DEFAULT_SOURCE_DATE_EPOCH = 315532800  # 1980-01-01T00:00:00Z, the zip/wheel epoch
 
 
@@ -44,6 +47,13 @@ def default_cache_dir(environ: Mapping[str, str]) -> Path:
         return Path(environ[CACHE_ENV]).expanduser()
     base = environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base).expanduser() / "flashbuild"
+
+
+def image_profiles_dir(environ: Mapping[str, str]) -> Path:
+    """``FLASHBUILD_IMAGE_PROFILES`` (profiles of images of your own), else flashbuild's."""
+    if environ.get(PROFILES_ENV):
+        return Path(environ[PROFILES_ENV]).expanduser()
+    return PROFILES_DIR
 
 
 def _split(value: str | None) -> tuple[str, ...]:

@@ -35,7 +35,7 @@ def _reachable(starts: Iterable[str], children: dict[str, set[str]],
 
 def endpoint_roots(resolution: Resolution, inputs: DependencyInputs) -> dict[str, set[str]]:
     """Endpoint -> the resolved packages it asks for directly (requirements.txt: all)."""
-    everyone = tuple(sorted(inputs.endpoint_computes))
+    everyone = tuple(sorted(inputs.endpoint_images))
     sources = {source.key: source for source in inputs.sources}
     roots: dict[str, set[str]] = {endpoint: set() for endpoint in everyone}
     for package in resolution.packages:
@@ -71,19 +71,19 @@ def select_packages(
     """Split the resolution into what ships and what is left out, with reasons."""
     packages = resolution.by_name()
     children = resolution.children()
-    computes = inputs.endpoint_computes
+    endpoint_images = inputs.endpoint_images
     roots = endpoint_roots(resolution, inputs)
     consumers = _consumers(resolution, roots, children)
 
     reasons: dict[str, Exclusion] = {}
     for name, users in consumers.items():
-        kinds = sorted({computes[endpoint] for endpoint in users})
-        provided = [images.for_compute(kind).version_of(name) for kind in kinds]
+        kinds = sorted({endpoint_images[endpoint] for endpoint in users})
+        provided = [images.for_kind(kind).version_of(name) for kind in kinds]
         if users and all(p is not None for p in provided):
             reasons[name] = Exclusion(
                 name=name,
                 version=packages[name].version,
-                reason="image:" + "+".join(kinds),
+                reason="image:" + images.label(kinds),
                 version_checked=all(p is not None and p.version is not None for p in provided),
             )
     requested = sorted(set(user_exclusions))

@@ -25,7 +25,7 @@ def collect_inputs(plan: BuildPlan, project_dir: Path) -> DependencyInputs:
         RequirementSource(
             key=f"endpoint:{endpoint.name}",
             endpoint=endpoint.name,
-            compute=endpoint.config.compute,
+            image=endpoint.image_kind,
             requirements=endpoint.dependencies,
             location=endpoint.declared_at,
         )
@@ -40,14 +40,14 @@ def collect_inputs(plan: BuildPlan, project_dir: Path) -> DependencyInputs:
                 RequirementSource(
                     key=PROJECT_REQUIREMENTS,
                     endpoint=None,
-                    compute=None,
+                    image=None,
                     requirements=requirements,
                     location=SourceLocation(path=PROJECT_REQUIREMENTS),
                 )
             )
     return DependencyInputs(
         sources=tuple(sources),
-        endpoints=tuple((e.name, e.config.compute) for e in plan.endpoints),
+        endpoints=tuple((e.name, e.image_kind) for e in plan.endpoints),
     )
 
 

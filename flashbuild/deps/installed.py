@@ -132,11 +132,11 @@ def unpacked_sizes(install_dir: Path, dists: Iterable[InstalledDist]) -> dict[st
     return sizes
 
 
-def image_import_names(images: ImageTable, compute: str) -> frozenset[str]:
-    """Import names the base image of ``compute`` ("gpu"/"cpu") provides."""
+def image_import_names(images: ImageTable, kind: str) -> frozenset[str]:
+    """Import names the image of ``kind`` ("gpu", "cpu-lb", ...) provides."""
     provided = set(RUNTIME_MODULES)
-    for package in images.for_compute(compute).provides:
-        provided |= guess_import_names(package.name)
+    for package in images.for_kind(kind).provides:
+        provided |= set(package.modules) or guess_import_names(package.name)
     return frozenset(provided)
 
 

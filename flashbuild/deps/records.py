@@ -33,7 +33,7 @@ class RequirementSource:
 
     key: str  # "endpoint:<name>" or "requirements.txt"; appears in `# via` lines
     endpoint: str | None  # None: the project's requirements.txt, needed by every endpoint
-    compute: str | None  # "gpu"/"cpu" for an endpoint
+    image: str | None  # the endpoint's image kind ("gpu", "cpu-lb", ...); None for the file
     requirements: tuple[str, ...]  # as written, sorted, unique
     location: SourceLocation
 
@@ -47,7 +47,7 @@ class DependencyInputs:
     """Every requirement the app declares, by source."""
 
     sources: tuple[RequirementSource, ...]  # endpoints sorted by name, then the file
-    # Every endpoint with its compute, including those that declare nothing:
+    # Every endpoint with its image kind, including those that declare nothing:
     # the project's requirements.txt is installed for them too.
     endpoints: tuple[tuple[str, str], ...] = ()
 
@@ -56,10 +56,11 @@ class DependencyInputs:
         return not any(source.requirements for source in self.sources)
 
     @property
-    def endpoint_computes(self) -> dict[str, str]:
-        computes = dict(self.endpoints)
-        computes.update((s.endpoint, s.compute) for s in self.sources if s.endpoint and s.compute)
-        return computes
+    def endpoint_images(self) -> dict[str, str]:
+        """Endpoint -> the kind of image it runs on."""
+        images = dict(self.endpoints)
+        images.update((s.endpoint, s.image) for s in self.sources if s.endpoint and s.image)
+        return images
 
     def declared_by(self, name: str) -> tuple[RequirementSource, ...]:
         """The sources that ask for package ``name`` directly."""

@@ -15,11 +15,13 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
+from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from ..config.images import ImageTable
 from ..errors import DependencyError
 from .records import DependencyInputs, RequirementSource, Resolution, ResolvedPackage
+from .tags import marker_environment
 from .uv import ResolverSettings, run_uv, uv_pip_command
 from .uv_errors import explain_failure
 
@@ -27,11 +29,51 @@ from .uv_errors import explain_failure
 def image_constraints(inputs: DependencyInputs, images: ImageTable) -> list[str]:
     """Known versions of the images the endpoints run on, as ``name==version`` lines."""
     lines: set[str] = set()
-    for compute in sorted(set(inputs.endpoint_computes.values())):
-        for package in images.for_compute(compute).provides:
+    for kind in sorted(set(inputs.endpoint_images.values())):
+        for package in images.for_kind(kind).provides:
             if package.version is not None:
                 lines.add(str(package))
     return sorted(lines)
+
+
+def check_image_fit(inputs: DependencyInputs, images: ImageTable) -> None:
+    """Raise if a declared requirement excludes the version an endpoint's image has.
+
+    A second copy at another version would sit first on ``sys.path`` and shadow
+    the image's, which the worker runtime may have imported already.
+    """
+    everyone = sorted(set(inputs.endpoint_images.items()))
+    environment = marker_environment(images.python)
+    for source in inputs.sources:
+        endpoints = [(source.endpoint, source.image)] if source.endpoint else everyone
+        for text in source.requirements:
+            requirement = Requirement(text)
+            if requirement.marker is not None and not requirement.marker.evaluate(environment):
+                continue
+            for endpoint, kind in endpoints:
+                _check_fit(requirement, text, source, endpoint, kind or "", images)
+
+
+def _check_fit(requirement: Requirement, text: str, source: RequirementSource,
+               endpoint: str | None, kind: str, images: ImageTable) -> None:
+    provided = images.for_kind(kind).version_of(canonicalize_name(requirement.name))
+    if provided is None or provided.version is None or requirement.url:
+        return
+    if requirement.specifier.contains(provided.version, prereleases=True):
+        return
+    label = images.label([kind])
+    who = (f"endpoint {endpoint!r}" if source.endpoint else
+           f"requirements.txt (installed for endpoint {endpoint!r})")
+    raise DependencyError(
+        f"{who} asks for {text!r}, but the endpoint's image ({label}) has "
+        f"{provided.name} {provided.version}; a second copy in the artifact would shadow the "
+        "image's, which the worker's runtime may already have imported.",
+        location=source.location,
+        hint=f"Ask for a version the image has (e.g. {provided.name}=={provided.version}), "
+        "build for a release of the worker images whose version fits (--image-release; "
+        "`flash images show`), or, if your image differs, describe it in "
+        f"[tool.flash.images.{kind}].",
+    )
 
 
 def resolve(

@@ -48,7 +48,7 @@ from .records import (
     ResolvedDependencies,
     Selection,
 )
-from .resolve import image_constraints, resolve
+from .resolve import check_image_fit, image_constraints, resolve
 from .sizes import distribution_files, known_sizes, size_error
 from .uv import ResolverSettings, resolver_settings
 
@@ -59,6 +59,7 @@ DEPENDENCY_INPUT_FILES = (PROJECT_REQUIREMENTS, LOCK_FILE)
 def lock_header(config: BuildConfig, inputs: DependencyInputs) -> LockHeader:
     """What a lock must record to be reused: the target and what it was resolved from."""
     target = config.target
+    check_image_fit(inputs, config.images)
     constraints = image_constraints(inputs, config.images)
     digest = inputs.digest(
         {
@@ -178,7 +179,7 @@ def dependencies_entry(config: BuildConfig, installed: InstalledDependencies | N
         "excluded": [],
         "source": "none",
         "platform": config.target.uv_platform,
-        "images": config.images.as_data(),
+        "images": config.images.manifest_data(),
     }
     if installed is not None:
         selection = installed.selection
@@ -205,7 +206,7 @@ def provided_import_names(config: BuildConfig, plan: BuildPlan,
     provided = endpoint_import_names(packages, installed.import_names)
     return {
         endpoint.name: provided.get(endpoint.name, frozenset())
-        | image_import_names(config.images, endpoint.config.compute)
+        | image_import_names(config.images, endpoint.image_kind)
         for endpoint in plan.endpoints
     }
 

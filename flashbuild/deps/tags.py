@@ -1,4 +1,7 @@
-"""Wheel tags: which wheels the target accepts, and which of several an installer takes.
+"""The target's wheel tags and marker values.
+
+Which wheels the target accepts, and which of several an installer takes;
+and what environment markers evaluate to on a worker.
 
 The target is Linux x86_64 with one CPython and one glibc; its tags are
 generated with :mod:`packaging.tags` in the installers' order of preference,
@@ -85,3 +88,25 @@ def _negated(build: tuple[int, str] | tuple[()]) -> tuple[int, str]:
     """A sort key that puts higher build numbers first (none counts as 0)."""
     number, suffix = build if build else (0, "")
     return (-number, suffix)
+
+
+def marker_environment(python_version: str) -> dict[str, str]:
+    """PEP 508 marker values of a worker: CPython ``python_version`` on Linux x86_64.
+
+    Every value is the worker's, none the host's, so markers evaluate the same
+    on every machine that builds.
+    """
+    return {
+        "implementation_name": "cpython",
+        "implementation_version": f"{python_version}.0",
+        "os_name": "posix",
+        "platform_machine": "x86_64",
+        "platform_python_implementation": "CPython",
+        "platform_release": "",
+        "platform_system": "Linux",
+        "platform_version": "",
+        "python_full_version": f"{python_version}.0",
+        "python_version": python_version,
+        "sys_platform": "linux",
+    }
+

@@ -171,8 +171,9 @@ def _unsatisfiable(stderr: str, platform: str, inputs: DependencyInputs | None,
     hint = "Relax the version constraints so that one version satisfies every endpoint."
     if conflict_with_image:
         hint = (
-            f"{conflict_with_image} is pinned by the base image table; ask for the "
-            "image's version, or correct [tool.flash.images] if the image differs."
+            f"{conflict_with_image} is what the image has; ask for versions that work with "
+            "it, build for another release of the worker images (--image-release), or "
+            "describe your image in [tool.flash.images] if it differs."
         )
     return DependencyError(
         f"the dependencies cannot be satisfied together for {platform}"
@@ -201,5 +202,5 @@ def _image_conflict(stderr: str, images: ImageTable | None) -> str | None:
     for image in images.images:
         for package in image.provides:
             if package.version and f"{package.name}=={package.version}" in stderr:
-                return f"{package} ({image.kind} image)"
+                return f"{package} (the {images.label([image.kind])} image)"
     return None

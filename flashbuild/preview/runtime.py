@@ -33,7 +33,7 @@ from ..config.build_config import FLASH_DIR, BuildConfig
 from ..config.images import RUNTIME, ImageTable
 from ..deps.uv import RESOLVE_TIMEOUT, uv_binary, uv_environment
 from ..errors import DependencyError, PackagingError, UsageError
-from ..records import PYTHON_VERSIONS, IndexOptions
+from ..records import PYTHON_VERSIONS, IndexOptions, image_kind
 
 RUNTIME_PACKAGES = ("fastapi", *RUNTIME, "uvicorn")
 _DESCRIPTION_FILE = "preview-runtime.json"
@@ -104,9 +104,10 @@ def runtime_packages(
     table are kept.
     """
     wanted = {name: name for name in RUNTIME_PACKAGES}
-    computes = {resource.get("compute", "gpu") for resource in manifest["resources"].values()}
-    for compute in sorted(computes):
-        for package in images.for_compute(compute).provides:
+    kinds = {image_kind(resource.get("compute", "gpu"), bool(resource.get("is_load_balanced")))
+             for resource in manifest["resources"].values()}
+    for kind in sorted(kinds):
+        for package in images.for_kind(kind).provides:
             wanted_here = with_image_packages or package.name in wanted
             if wanted_here and (package.version is not None or package.name not in wanted):
                 wanted[package.name] = str(package)

@@ -47,7 +47,25 @@ def tops(project: Path) -> set[str]:
     return {name.split("/")[0] for name in archive_names(project / ".flash" / "artifact.tar.gz")}
 
 
-def test_gpu_app_leaves_out_torch_and_everything_only_it_needs(
+def lb_endpoint(name: str, deps: list[str]) -> str:
+    """Source of a load-balanced GPU endpoint with one route."""
+    variable = name.replace("-", "_")
+    return (f'{variable} = Endpoint(name="{name}", gpu=GpuGroup.ANY, dependencies={deps!r})\n\n\n'
+            f'@{variable}.post("/run")\ndef {variable}_run(x):\n    return x\n\n\n')
+
+
+def lb_app(*endpoints: str, **extra: str) -> dict[str, str]:
+    project = app(*endpoints, **extra)
+    project["main.py"] = project["main.py"].replace(
+        "import Endpoint", "import Endpoint, GpuGroup")
+    return project
+
+
+IN_THE_GPU_PROFILE = ("filelock", "mpmath", "networkx", "numpy", "nvidia-cublas-cu12",
+                      "nvidia-cudnn-cu12", "sympy", "torch", "triton")
+
+
+def test_gpu_app_leaves_out_what_the_image_profile_has(
     write_project, wheelhouse, capsys, tmp_path, monkeypatch
 ):
     cache = tmp_path / "fresh-uv-cache"
@@ -59,24 +77,55 @@ def test_gpu_app_leaves_out_torch_and_everything_only_it_needs(
     # Left-out packages were never fetched: uv unpacked only what ships.
     unpacked = {path.name for path in cache.glob("archive-v0/*/*")}
     assert "sentence_transformers" in unpacked
-    assert not unpacked & {"torch", "nvidia", "triton", "numpy", "sympy"}
+    assert not unpacked & {"torch", "nvidia", "triton", "numpy", "sympy", "filelock"}
+    assert locked(project) == {
+        "sentence-transformers": "3.0", "tinyutil": "2.0", "transformers-lite": "1.0",
+    }
+    assert excluded(project) == dict.fromkeys(IN_THE_GPU_PROFILE, "image:gpu@wheelhouse-1")
+    entries = manifest_of(project)["dependencies"]["excluded"]
+    assert all(entry["version_checked"] for entry in entries)
+    names = tops(project)
+    assert {"sentence_transformers", "tinyutil", "requirements.txt"} <= names
+    assert not names & {"torch", "nvidia", "triton", "numpy", "sympy", "filelock", "bin"}
+    assert "without a version check" not in err
+    requirements = archive_text(project / ".flash" / "artifact.tar.gz", "requirements.txt")
+    assert "sentence-transformers==3.0\n    # via -r endpoint:embed\n" in requirements
+    assert "#   torch==2.5.0" in requirements and "image:gpu@wheelhouse-1" in requirements
+
+
+def test_a_replaced_image_list_takes_what_only_its_packages_need(
+    write_project, wheelhouse, capsys
+):
+    pyproject = '[tool.flash.images.gpu]\nprovides = ["torch==2.5.0", "numpy", "triton"]\n'
+    project = write_project(app(endpoint("embed", ["sentence-transformers"]),
+                                **{"pyproject.toml": pyproject}))
+    code, err = flash(capsys, wheelhouse, project)
+    assert code == 0, err
     assert locked(project) == {
         "filelock": "3.16", "sentence-transformers": "3.0", "tinyutil": "2.0",
         "transformers-lite": "1.0",
     }
     assert excluded(project) == {
-        "torch": "image:gpu", "numpy": "image:gpu", "triton": "image:gpu",
+        "torch": "image:gpu@pyproject", "numpy": "image:gpu@pyproject",
+        "triton": "image:gpu@pyproject",
         "nvidia-cublas-cu12": "only-needed-by:torch", "nvidia-cudnn-cu12": "only-needed-by:torch",
         "sympy": "only-needed-by:torch", "mpmath": "only-needed-by:torch",
         "networkx": "only-needed-by:torch",
     }
-    names = tops(project)
-    assert {"sentence_transformers", "filelock", "tinyutil", "requirements.txt"} <= names
-    assert not names & {"torch", "nvidia", "triton", "numpy", "sympy", "bin"}
-    assert "without a version check: numpy, torch, triton" in err
-    requirements = archive_text(project / ".flash" / "artifact.tar.gz", "requirements.txt")
-    assert "sentence-transformers==3.0\n    # via -r endpoint:embed\n" in requirements
-    assert "#   torch==2.5.0" in requirements and "image:gpu" in requirements
+    assert "without a version check: numpy, triton" in err
+
+
+def test_a_package_the_image_lacks_ships_without_what_the_image_has(
+    write_project, wheelhouse, capsys
+):
+    project = write_project(app(endpoint("vision", ["torchvision"])))
+    code, err = flash(capsys, wheelhouse, project)
+    assert code == 0, err
+    # torchvision requires torch==2.5.0, which the image has: built for it, shipped without it.
+    assert locked(project) == {"pillow": "11.0", "torchvision": "0.20.0"}
+    assert set(excluded(project)) == set(IN_THE_GPU_PROFILE)
+    assert {"torchvision", "PIL"} <= tops(project)
+    assert not tops(project) & {"torch", "nvidia", "triton", "numpy"}
 
 
 def test_a_package_shared_with_a_cpu_endpoint_ships(write_project, wheelhouse, capsys):
@@ -86,8 +135,8 @@ def test_a_package_shared_with_a_cpu_endpoint_ships(write_project, wheelhouse, c
     code, err = flash(capsys, wheelhouse, project)
     assert code == 0, err
     assert locked(project) == {"numpy": "2.1.0"}
-    assert excluded(project)["torch"] == "image:gpu"
-    assert excluded(project)["filelock"] == "only-needed-by:torch,triton"
+    assert excluded(project)["torch"] == "image:gpu@wheelhouse-1"
+    assert excluded(project)["filelock"] == "image:gpu@wheelhouse-1"
     assert "numpy" in tops(project)
 
 
@@ -155,25 +204,64 @@ def test_a_wheel_is_judged_by_its_file_name_as_installers_do(
     assert code == 0 and note in err  # the note comes with the cached dependencies too
 
 
-def test_image_versions_constrain_the_resolution(write_project, wheelhouse, capsys):
+def test_the_profile_versions_constrain_the_resolution(write_project, wheelhouse, capsys):
+    project = write_project(lb_app(lb_endpoint("api", ["tinyutil"]),
+                                   endpoint("cpu", ["tinyutil"], cpu=True)))
+    code, err = flash(capsys, wheelhouse, project)
+    assert code == 0, err
+    # tinyutil ships for the CPU endpoint, at the LB image's version (2.0 is newer).
+    assert locked(project) == {"tinyutil": "1.0"}
+    assert manifest_of(project)["dependencies"]["images"] == {
+        "release": "wheelhouse-1", "overrides": {}}
+
+
+def test_a_requirement_the_image_version_does_not_meet_is_an_error(
+    write_project, wheelhouse, capsys
+):
+    project = write_project(lb_app(lb_endpoint("api", ["tinyutil>=2"])))
+    previous = previous_artifact(project)
+    code, err = flash(capsys, wheelhouse, project)
+    assert code == DependencyError.exit_code, err
+    assert ("endpoint 'api' asks for 'tinyutil>=2', but the endpoint's image "
+            "(gpu-lb@wheelhouse-1) has tinyutil 1.0") in err
+    assert "main.py:4:7" in err and "tinyutil==1.0" in err and "--image-release" in err
+    assert previous.read_bytes() == b"previous"
+
+
+def test_project_requirements_must_fit_every_image(write_project, wheelhouse, capsys):
+    project = write_project(lb_app(lb_endpoint("api", []), endpoint("cpu", [], cpu=True),
+                                   **{"requirements.txt": "tinyutil>1\n"}))
+    code, err = flash(capsys, wheelhouse, project)
+    assert code == DependencyError.exit_code, err
+    assert "requirements.txt (installed for endpoint 'api') asks for 'tinyutil>1'" in err
+
+
+def test_image_overrides_constrain_the_resolution(write_project, wheelhouse, capsys):
     pyproject = '[tool.flash.images.gpu]\nprovides = ["tinyutil==1.0", "torch==2.5.0"]\n'
     project = write_project(app(endpoint("gpu", ["appdep"]),
                                 endpoint("cpu", ["tinyutil"], cpu=True),
                                 **{"pyproject.toml": pyproject}))
     code, err = flash(capsys, wheelhouse, project)
     assert code == 0, err
-    # tinyutil ships for the CPU endpoint, at the GPU image's version (2.0 is newer).
     assert locked(project)["tinyutil"] == "1.0"
-    assert manifest_of(project)["dependencies"]["images"]["gpu"][-1] == "torch==2.5.0"
+    assert manifest_of(project)["dependencies"]["images"] == {
+        "release": "wheelhouse-1",
+        "overrides": {"gpu": ["runpod==1.10.1", "runpod-flash==1.19.0", "tinyutil==1.0",
+                              "torch==2.5.0"]},
+    }
 
 
-def test_conflict_with_the_image_names_requirement_and_table(write_project, wheelhouse, capsys):
-    pyproject = '[tool.flash.images.gpu]\nprovides = ["tinyutil==1.0"]\n'
-    project = write_project(app(endpoint("gpu", ["tinyutil>=2"]), **{"pyproject.toml": pyproject}))
+def test_an_indirect_conflict_with_the_image_names_requirement_and_image(
+    write_project, wheelhouse, capsys
+):
+    # sentence-transformers needs torch>=2.0; the replaced list says the image has torch 1.0.
+    pyproject = '[tool.flash.images.gpu]\nprovides = ["torch==1.0"]\n'
+    project = write_project(app(endpoint("gpu", ["sentence-transformers"]),
+                                **{"pyproject.toml": pyproject}))
     code, err = flash(capsys, wheelhouse, project)
     assert code == DependencyError.exit_code, err
-    assert "tinyutil (declared by endpoint gpu at main.py:4:1)" in err
-    assert "tinyutil==1.0 (gpu image)" in err
+    assert "sentence-transformers (declared by endpoint gpu at main.py:4:1)" in err
+    assert "torch==1.0 (the gpu@pyproject image) is what the image has" in err
 
 
 @pytest.mark.parametrize(

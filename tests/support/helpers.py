@@ -8,8 +8,11 @@ from pathlib import Path
 
 from flashbuild.cli.main import main
 from flashbuild.config.build_config import BuildConfig
-from flashbuild.config.environment import CACHE_ENV
+from flashbuild.config.environment import CACHE_ENV, PROFILES_ENV
+from flashbuild.config.images import image_table
 from flashbuild.pipeline import BuildResult, build
+
+TEST_IMAGE_PROFILES = Path(__file__).resolve().parent / "image_profiles"
 
 
 def build_project(project: Path, **options) -> BuildResult:
@@ -20,8 +23,14 @@ def build_project(project: Path, **options) -> BuildResult:
 
 
 def hermetic_environ() -> dict[str, str]:
-    """The environment a test build sees: only the test session's cache directory."""
-    return {CACHE_ENV: os.environ[CACHE_ENV]} if CACHE_ENV in os.environ else {}
+    """The environment a test build sees: the test session's cache and image profiles."""
+    return {name: os.environ[name] for name in (CACHE_ENV, PROFILES_ENV) if name in os.environ}
+
+
+def wheelhouse_images(overrides=None, *, release: str | None = None, python: str = "3.12"):
+    """The image table of the tests' profiles (made for the wheelhouse), overrides applied."""
+    return image_table(overrides, release=release, python=python,
+                       profiles_dir=TEST_IMAGE_PROFILES)
 
 
 def run_cli(args: list[str], capsys) -> tuple[int, str, str]:

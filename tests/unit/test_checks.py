@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from flashbuild.checks.findings import Finding, sorted_findings
 from flashbuild.checks.run import check_sources
 from flashbuild.checks.undeclared import undeclared_imports
-from flashbuild.config.images import image_table
+from flashbuild.config.images import PROFILES_DIR, image_table
 from flashbuild.deps.installed import (
     endpoint_import_names,
     image_import_names,
@@ -28,6 +28,7 @@ from flashbuild.source.plan import build_plan
 from flashbuild.source.scan import scan_project, scan_source
 
 from ..conftest import FIXTURES
+from ..support.helpers import wheelhouse_images
 
 CHECKS = FIXTURES / "checks"
 CLEAN_FIXTURES = ["example-app", "forms-app", "embeddings-app", "checks/clean-app"]
@@ -110,7 +111,7 @@ def check_imports(plan: BuildPlan, *, import_names, image_modules, local_modules
 
 def fixture_import_findings(relative: str) -> tuple[Finding, ...]:
     _, _, plan, root = fixture_findings(relative)
-    images = image_table()
+    images = wheelhouse_images()
     project = [p.relative_to(root).as_posix() for p in root.rglob("*.py")]
     return check_imports(
         plan,
@@ -646,7 +647,7 @@ def test_module_level_imports_of_dependencies():
 
 def imports_of(files, *, installed=None, images=None, local=frozenset()):
     _, plan = plan_of(files)
-    table = image_table(images)
+    table = wheelhouse_images(images)
     return check_imports(
         plan,
         import_names={name: frozenset(names) for name, names in (installed or {}).items()},
@@ -726,12 +727,23 @@ def test_import_names_of_installed_distributions(tmp_path):
 
 
 def test_image_import_names():
-    table = image_table()
+    table = wheelhouse_images()
     assert image_import_names(table, "gpu") == {
-        "numpy", "torch", "torchaudio", "torchvision", "triton", "runpod", "runpod_flash"}
+        "filelock", "mpmath", "networkx", "numpy", "nvidia", "sympy", "torch", "triton",
+        "runpod", "runpod_flash"}
     assert image_import_names(table, "cpu") == {"runpod", "runpod_flash"}
-    custom = image_table({"cpu": {"provides": ["Pillow==10.0", "PyYAML", "scikit-learn"]}})
+    custom = wheelhouse_images({"cpu": {"provides": ["Pillow==10.0", "PyYAML", "scikit-learn"]}})
     assert image_import_names(custom, "cpu") == {"PIL", "yaml", "sklearn", "runpod", "runpod_flash"}
+
+
+def test_image_import_names_come_from_the_profile():
+    release = image_table(release="1.6.0", profiles_dir=PROFILES_DIR)
+    gpu = image_import_names(release, "gpu")
+    # Read from the wheels: names no guess from the distribution name gives.
+    assert {"dateutil", "functorch", "torchgen", "yaml", "_yaml", "torchvision"} <= gpu
+    assert "torchvision" not in image_import_names(release, "gpu-lb")
+    assert "torch" not in image_import_names(release, "cpu")
+    assert {"pydantic", "aiohttp", "fastapi"} <= image_import_names(release, "cpu")
 
 
 def test_endpoint_import_names_fall_back_to_guesses_for_packages_not_installed():

@@ -62,5 +62,22 @@ def test_image_override_keeps_the_runtime(tmp_path):
     (tmp_path / "pyproject.toml").write_text(
         '[tool.flash.images.gpu]\nprovides = ["torch==2.5.1"]\n'
     )
-    gpu = make(tmp_path).images.for_compute("gpu")
-    assert [str(p) for p in gpu.provides] == ["runpod", "runpod-flash", "torch==2.5.1"]
+    images = make(tmp_path).images
+    gpu = images.for_kind("gpu")
+    # At the profile's versions: a custom image builds on the worker's.
+    assert [str(p) for p in gpu.provides] == [
+        "runpod==1.10.1", "runpod-flash==1.19.0", "torch==2.5.1"]
+    assert images.overridden == ("gpu",)
+    assert images.label(["cpu", "gpu", "gpu-lb"]) == "cpu+gpu-lb@1.6.0+gpu@pyproject"
+    assert images.manifest_data() == {
+        "release": "1.6.0",  # the newest, by default
+        "overrides": {"gpu": ["runpod==1.10.1", "runpod-flash==1.19.0", "torch==2.5.1"]},
+    }
+
+
+def test_image_override_names_the_runtime_version(tmp_path):
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.flash.images.cpu]\nprovides = ["runpod-flash==1.21.0"]\n'
+    )
+    cpu = make(tmp_path).images.for_kind("cpu")
+    assert [str(p) for p in cpu.provides] == ["runpod==1.10.1", "runpod-flash==1.21.0"]

@@ -5,19 +5,20 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from flashbuild.config.images import image_table
 from flashbuild.deps.exclusion import select_packages
 from flashbuild.deps.records import DependencyInputs, RequirementSource, Resolution, ResolvedPackage
 from flashbuild.errors import SourceLocation
 
-IMAGES = image_table()
+from ..support.helpers import wheelhouse_images
+
+IMAGES = wheelhouse_images()
 
 
-def endpoint(name: str, compute: str, *requirements: str) -> RequirementSource:
+def endpoint(name: str, image: str, *requirements: str) -> RequirementSource:
     return RequirementSource(
         key=f"endpoint:{name}",
         endpoint=name,
-        compute=compute,
+        image=image,
         requirements=tuple(sorted(requirements)),
         location=SourceLocation(path="main.py", line=1, column=1),
     )
@@ -27,7 +28,7 @@ def project_file(*requirements: str) -> RequirementSource:
     return RequirementSource(
         key="requirements.txt",
         endpoint=None,
-        compute=None,
+        image=None,
         requirements=tuple(sorted(requirements)),
         location=SourceLocation(path="requirements.txt"),
     )
@@ -78,23 +79,39 @@ def shipped(selection) -> list[str]:
     return [p.name for p in selection.shipped]
 
 
-def test_gpu_only_app_leaves_out_the_image_and_what_only_it_needs():
+def test_gpu_only_app_leaves_out_everything_the_image_profile_provides():
     inputs = DependencyInputs(sources=(endpoint("embed", "gpu", "sentence-transformers"),))
     graph = {k: v for k, v in STACK.items() if k != "pandas"}
     selection = select_packages(
         resolution(graph, {"sentence-transformers": ["endpoint:embed"]}), inputs, IMAGES
     )
+    # The profile lists torch with everything it requires, each at its version.
+    assert shipped(selection) == ["sentence-transformers", "tokenizers", "transformers"]
+    provided = ("filelock", "mpmath", "numpy", "nvidia-cublas-cu12", "nvidia-cudnn-cu12",
+                "sympy", "torch", "triton")
+    assert reasons(selection) == dict.fromkeys(provided, "image:gpu@wheelhouse-1")
+    assert all(e.version_checked for e in selection.excluded)
+    assert selection.unchecked_image_packages == ()
+
+
+def test_replaced_image_leaves_out_its_packages_and_what_only_they_need():
+    images = wheelhouse_images({"gpu": {"provides": ["torch==2.5.0", "numpy", "triton"]}})
+    inputs = DependencyInputs(sources=(endpoint("embed", "gpu", "sentence-transformers"),))
+    graph = {k: v for k, v in STACK.items() if k != "pandas"}
+    selection = select_packages(
+        resolution(graph, {"sentence-transformers": ["endpoint:embed"]}), inputs, images
+    )
     assert shipped(selection) == ["filelock", "sentence-transformers", "tokenizers", "transformers"]
     assert reasons(selection) == {
-        "torch": "image:gpu",
-        "numpy": "image:gpu",
-        "triton": "image:gpu",
+        "torch": "image:gpu@pyproject",
+        "numpy": "image:gpu@pyproject",
+        "triton": "image:gpu@pyproject",
         "nvidia-cublas-cu12": "only-needed-by:torch",
         "nvidia-cudnn-cu12": "only-needed-by:torch",
         "sympy": "only-needed-by:torch",
         "mpmath": "only-needed-by:torch",
     }
-    assert selection.unchecked_image_packages == ("numpy", "torch", "triton")
+    assert selection.unchecked_image_packages == ("numpy", "triton")
 
 
 def test_a_package_needed_on_a_cpu_endpoint_ships():
@@ -112,7 +129,9 @@ def test_a_package_needed_on_a_cpu_endpoint_ships():
         IMAGES,
     )
     assert "numpy" in shipped(selection) and "pandas" in shipped(selection)
-    assert reasons(selection)["torch"] == "image:gpu"
+    assert reasons(selection)["torch"] == "image:gpu@wheelhouse-1"
+    # filelock: transformers needs it on the GPU endpoint only, and the image has it.
+    assert reasons(selection)["filelock"] == "image:gpu@wheelhouse-1"
 
 
 def test_cpu_endpoint_needing_torch_ships_it_with_its_cuda_libraries():
@@ -144,17 +163,29 @@ def test_user_exclusion_drops_its_exclusive_dependencies_and_keeps_shared_ones()
 
 
 def test_dropped_package_names_every_left_out_package_that_needs_it():
+    images = wheelhouse_images({"gpu": {"provides": ["torch", "torchvision"]}})
     inputs = DependencyInputs(sources=(endpoint("gpu", "gpu", "torch", "torchvision"),))
     graph = {"torch": ["filelock"], "torchvision": ["torch", "filelock", "pillow"],
              "filelock": [], "pillow": []}
     selection = select_packages(
         resolution(graph, {"torch": ["endpoint:gpu"], "torchvision": ["endpoint:gpu"]}),
         inputs,
-        IMAGES,
+        images,
     )
     assert shipped(selection) == []
     assert reasons(selection)["filelock"] == "only-needed-by:torch,torchvision"
     assert reasons(selection)["pillow"] == "only-needed-by:torchvision"
+
+
+def test_a_package_the_image_lacks_ships_without_what_the_image_has():
+    inputs = DependencyInputs(sources=(endpoint("vision", "gpu", "torchvision"),))
+    graph = {"torchvision": ["torch", "numpy", "pillow"], "torch": ["filelock", "triton"],
+             "numpy": [], "pillow": [], "filelock": [], "triton": []}
+    selection = select_packages(
+        resolution(graph, {"torchvision": ["endpoint:vision"]}), inputs, IMAGES
+    )
+    assert shipped(selection) == ["pillow", "torchvision"]
+    assert set(reasons(selection).values()) == {"image:gpu@wheelhouse-1"}
 
 
 def test_project_requirements_count_for_every_endpoint():
@@ -168,7 +199,7 @@ def test_project_requirements_count_for_every_endpoint():
         IMAGES,
     )
     assert shipped(selection) == ["numpy"]  # the CPU endpoint needs it too
-    assert reasons(selection) == {"torch": "image:gpu"}
+    assert reasons(selection) == {"torch": "image:gpu@wheelhouse-1"}
 
 
 def test_runtime_is_left_out_on_every_image():
@@ -178,11 +209,12 @@ def test_runtime_is_left_out_on_every_image():
     selection = select_packages(
         resolution({"runpod": []}, {"runpod": ["endpoint:gpu", "endpoint:cpu"]}), inputs, IMAGES
     )
-    assert reasons(selection) == {"runpod": "image:cpu+gpu"}
+    assert reasons(selection) == {"runpod": "image:cpu+gpu@wheelhouse-1"}
+    assert selection.excluded[0].version_checked
 
 
 def test_pinned_image_versions_count_as_checked():
-    images = image_table({"gpu": {"provides": ["torch==2.5.1", "numpy"]}})
+    images = wheelhouse_images({"gpu": {"provides": ["torch==2.5.1", "numpy"]}})
     inputs = DependencyInputs(sources=(endpoint("gpu", "gpu", "torch", "numpy", "triton"),))
     selection = select_packages(
         resolution({"torch": [], "numpy": [], "triton": []},
@@ -230,7 +262,7 @@ def reachable(graph, starts, blocked=frozenset()):
 @given(apps())
 def test_selection_follows_the_rules_on_any_graph(app):
     graph, endpoints, provided, user = app
-    images = image_table({"gpu": {"provides": sorted(provided)}})
+    images = wheelhouse_images({"gpu": {"provides": sorted(provided)}})
     inputs = DependencyInputs(
         sources=tuple(endpoint(name, compute, *reqs) for name, (compute, reqs) in endpoints.items())
     )
@@ -253,7 +285,7 @@ def test_selection_follows_the_rules_on_any_graph(app):
     assert {e.name for e in selection.excluded} == everything - expected_shipped
     for exclusion in selection.excluded:
         if exclusion.name in left_out:
-            assert exclusion.reason in ("user", "image:gpu")
+            assert exclusion.reason in ("user", "image:gpu@pyproject")
         else:
             needed_by = exclusion.reason.removeprefix("only-needed-by:").split(",")
             assert needed_by and set(needed_by) <= left_out

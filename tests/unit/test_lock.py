@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from flashbuild._util.processes import CommandResult
-from flashbuild.config.images import image_table
 from flashbuild.deps.inputs import read_requirements_file
 from flashbuild.deps.lock import artifact_requirements, format_lock, parse_lock, stale_reason
 from flashbuild.deps.records import (
@@ -22,6 +21,8 @@ from flashbuild.deps.uv import ResolverSettings
 from flashbuild.deps.uv_errors import explain_failure
 from flashbuild.errors import DependencyError, SourceCodeError, SourceLocation, UsageError
 from flashbuild.records import IndexOptions, Target
+
+from ..support.helpers import wheelhouse_images
 
 COMPILED = """\
 filelock==3.16.1
@@ -173,7 +174,7 @@ def test_requirements_file_is_read_strictly(tmp_path):
 
 INPUTS = DependencyInputs(
     sources=(
-        RequirementSource(key="endpoint:gpu", endpoint="gpu", compute="gpu",
+        RequirementSource(key="endpoint:gpu", endpoint="gpu", image="gpu",
                           requirements=("docopt", "torch==2.9.0"),
                           location=SourceLocation(path="gpu.py", line=4, column=1)),
     )
@@ -190,7 +191,7 @@ def test_sdist_only_package_is_named_with_the_fix():
         failed("error: No solution found when resolving dependencies\n  cause: Because all "
                "versions of docopt have no usable wheels and you require docopt, we can "
                "conclude that your requirements are unsatisfiable.\n"),
-        inputs=INPUTS, images=image_table(), settings=SETTINGS,
+        inputs=INPUTS, images=wheelhouse_images(), settings=SETTINGS,
     )
     assert "docopt: only a source distribution" in error.message
     assert "endpoint gpu at gpu.py:4:1" in error.message
@@ -202,14 +203,14 @@ def test_unreachable_index_is_named():
     error = explain_failure(
         failed("error: Failed to fetch: `http://127.0.0.1:9/simple/docopt/`\n"
                "  Caused by: Connection refused (os error 111)\n"),
-        inputs=INPUTS, images=image_table(), settings=SETTINGS,
+        inputs=INPUTS, images=wheelhouse_images(), settings=SETTINGS,
     )
     assert "could not be reached: http://127.0.0.1:9/simple" in error.message
     assert error.exit_code == 4
 
 
 def test_conflict_with_the_image_points_at_the_table():
-    images = image_table({"gpu": {"provides": ["torch==2.5.1"]}})
+    images = wheelhouse_images({"gpu": {"provides": ["torch==2.5.1"]}})
     error = explain_failure(
         failed("error: No solution found when resolving dependencies\n  cause: Because you "
                "require torch==2.9.0 and torch==2.5.1, we can conclude that your requirements "
@@ -217,7 +218,7 @@ def test_conflict_with_the_image_points_at_the_table():
         inputs=INPUTS, images=images, settings=SETTINGS,
     )
     assert "torch (declared by endpoint gpu at gpu.py:4:1)" in error.message
-    assert "torch==2.5.1 (gpu image)" in error.hint
+    assert "torch==2.5.1 (the gpu@pyproject image) is what the image has" in error.hint
 
 
 def test_install_failures_are_not_called_resolution_conflicts():

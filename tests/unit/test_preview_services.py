@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 
 from flashbuild.cli.preview import preview_text
-from flashbuild.config.images import image_table
 from flashbuild.errors import UsageError
 from flashbuild.preview.router import CallRouter
 from flashbuild.preview.runtime import (
@@ -36,6 +35,8 @@ from flashbuild.preview.services import (
 )
 from flashbuild.preview.session import Preview, RunningEndpoint
 from flashbuild.records import IndexOptions
+
+from ..support.helpers import wheelhouse_images
 
 HOST_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -186,13 +187,14 @@ def test_preview_builds_for_the_host_python_beside_the_deployable_artifact(tmp_p
 
 
 def test_runtime_is_the_flash_runtime_plus_image_packages_on_request():
-    images = image_table({"gpu": {"provides": ["torch==2.5.1", "numpy", "runpod==1.9.0"]}})
+    images = wheelhouse_images({"gpu": {"provides": ["torch==2.5.1", "numpy", "runpod==1.9.0"]}})
+    # runpod-flash keeps the profile's version: the replaced list does not name it.
     assert runtime_packages(MANIFEST, images) == (
-        "fastapi", "runpod==1.9.0", "runpod-flash", "uvicorn")
+        "fastapi", "runpod==1.9.0", "runpod-flash==1.19.0", "uvicorn")
     assert runtime_packages(MANIFEST, images, with_image_packages=True) == (
-        "fastapi", "numpy", "runpod==1.9.0", "runpod-flash", "torch==2.5.1", "uvicorn")
+        "fastapi", "numpy", "runpod==1.9.0", "runpod-flash==1.19.0", "torch==2.5.1", "uvicorn")
     cpu_only = {"resources": {"api": MANIFEST["resources"]["api"]}}
-    assert "torch" not in runtime_packages(cpu_only, image_table(), with_image_packages=True)
+    assert "torch" not in runtime_packages(cpu_only, wheelhouse_images(), with_image_packages=True)
 
 
 def test_runtime_key_depends_on_packages_and_index():
