@@ -32,6 +32,7 @@ from .deps.sizes import size_error
 from .deps.stage import (
     DEPENDENCY_INPUT_FILES,
     dependencies_entry,
+    image_labels,
     install_dependencies,
     provided_import_names,
     resolve_dependencies,
@@ -116,9 +117,10 @@ def build(
         plan = _plan(config, scan)
     with stages.stage("check"):
         project_paths = project_python_paths(files.root)
-        found = source_findings(files, plan, project_paths=project_paths,
-                                cache_dir=config.cache_dir)
-        warnings = (*files.warnings, *scan.warnings, *enforce(found, strict=config.strict))
+        report = source_findings(files, plan, project_paths=project_paths,
+                                 cache_dir=config.cache_dir)
+        warnings = (*files.warnings, *scan.warnings,
+                    *enforce(report.findings, strict=config.strict))
     with stages.stage("render"):
         handlers = render_handlers(plan)
         _check_generated_names(files, (*(h.path for h in handlers), MANIFEST_FILE))
@@ -130,10 +132,11 @@ def build(
         if not config.no_deps:
             with stages.stage("resolve"):
                 dependencies = install_dependencies(config, plan, files, build_dir, on_command)
-            if dependencies is not None:
-                provided = provided_import_names(config, plan, dependencies)
-                found = import_findings(plan, provided, project_paths=project_paths)
-                warnings += enforce(found, strict=config.strict)
+            found = import_findings(
+                plan, provided_import_names(config, plan, dependencies),
+                project_paths=project_paths, load_imports=report.load_imports,
+                images=image_labels(config, plan))
+            warnings += enforce(found, strict=config.strict)
         with stages.stage("package"):
             packaged = _package(config, files, plan, handlers, dependencies)
     except FlashBuildError as error:

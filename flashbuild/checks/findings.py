@@ -11,6 +11,7 @@ from ..records import BuildPlan, BuildWarning, FunctionDecl, PlannedEndpoint
 
 FindingCode = Literal[
     "scope", "undeclared-import", "module-level-import", "unshipped-import", "not-awaited",
+    "unavailable-import",
 ]
 Severity = Literal["warning", "error"]
 SEVERITIES: dict[FindingCode, Severity] = {
@@ -19,6 +20,14 @@ SEVERITIES: dict[FindingCode, Severity] = {
     "module-level-import": "warning",
     "unshipped-import": "error",
     "not-awaited": "warning",
+    "unavailable-import": "error",
+}
+# What to do about each kind of error.
+FIXES: dict[FindingCode, str] = {
+    "unshipped-import": "Ship the imported module (check .gitignore, .flashignore and "
+    "[tool.flash] ignore), or stop importing it.",
+    "unavailable-import": "Declare the package in the endpoint's dependencies=[...] (or "
+    "requirements.txt), or move the import into the functions that use it.",
 }
 
 
@@ -37,6 +46,29 @@ class Finding:
     def as_build_warning(self) -> BuildWarning:
         """The finding as a build warning, for the summary and ``--json``."""
         return BuildWarning(message=f"{self.message} [{self.code}]", location=self.location)
+
+
+@dataclass(frozen=True, kw_only=True)
+class LoadImport:
+    """A third-party import that runs when a worker loads an endpoint's handler."""
+
+    endpoint: str
+    module: str  # as imported: "pandas", "numpy.linalg"
+    location: SourceLocation
+    chain: tuple[str, ...]  # the files the worker loads, from the endpoint's to the importer
+
+    def importer(self) -> str:
+        """``lib/deep.py (imported through app.py -> helpers.py -> lib/deep.py)``."""
+        through = f" (imported through {' -> '.join(self.chain)})" if len(self.chain) > 1 else ""
+        return self.chain[-1] + through
+
+
+@dataclass(frozen=True, kw_only=True)
+class SourceReport:
+    """What the source checks found, and what is left to check once dependencies are known."""
+
+    findings: tuple[Finding, ...]
+    load_imports: tuple[LoadImport, ...]
 
 
 def finding(code: FindingCode, message: str, location: SourceLocation) -> Finding:

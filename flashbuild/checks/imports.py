@@ -52,14 +52,8 @@ def unshipped_imports(files: SourceFiles, plan: BuildPlan, project_modules: Mapp
                 findings += _follow(parsed, statement, f"`{decl.name}`", project_modules,
                                     shipped_paths, queue)
             queue.append((decl.file, ""))
-    seen: set[str] = set()
-    while queue:
-        path, reason = queue.pop(0)
-        parsed = files.get(path)
-        if path in seen or parsed is None:
-            continue
-        seen.add(path)
-        importer = f"{path} (loaded through {reason})" if reason else path
+    for parsed, reason in files.breadth_first(queue):
+        importer = f"{parsed.path} (loaded through {reason})" if reason else parsed.path
         for statement in module_level_imports(parsed.tree):
             findings += _follow(parsed, statement, importer, project_modules, shipped_paths, queue)
     return findings

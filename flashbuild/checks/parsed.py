@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from typing import TypeVar
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
@@ -12,6 +13,8 @@ from ..records import FunctionDecl
 from ..source.modules import module_name
 from ..source.syntax import imported_module, parse
 from .name_scopes import ScopeWalker
+
+Context = TypeVar("Context")
 
 
 class ParsedModule:
@@ -59,3 +62,18 @@ class SourceFiles:
         if path not in self.parsed and path in self.sources:
             self.parsed[path] = ParsedModule(path, self.sources[path])
         return self.parsed.get(path)
+
+    def breadth_first(self, queue: list[tuple[str, Context]]
+                      ) -> Iterator[tuple[ParsedModule, Context]]:
+        """Each shipped file of ``queue`` once, in order, with what came with it.
+
+        The caller appends the files each one imports to ``queue`` as it goes.
+        """
+        seen: set[str] = set()
+        while queue:
+            path, context = queue.pop(0)
+            parsed = self.get(path)
+            if path in seen or parsed is None:
+                continue
+            seen.add(path)
+            yield parsed, context

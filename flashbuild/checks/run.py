@@ -22,7 +22,12 @@ offending use:
     one is reported unless its coroutine goes to ``asyncio.run``.
 ``undeclared-import``
     A body imports a third-party module that neither the endpoint's
-    dependencies, its base image nor the standard library provides.
+    dependencies, its image nor the standard library provides.
+``unavailable-import``
+    The same for an import the worker runs when it loads the endpoint's
+    handler: at module level of the endpoint's file or of a project module
+    it imports there, however deep (always an error: the endpoint cannot
+    start). See :mod:`flashbuild.checks.load_imports`.
 
 Decisions: ``global`` declarations are trusted; annotations and the
 endpoint's own decorators and default values are not checked (they are
@@ -35,9 +40,10 @@ name is not bound in the body). Names come from an own scope walk
 resolves several local bindings to the module.
 
 Warnings go to the build's warnings (``--strict`` makes any of them fail the
-build); ``unshipped-import`` is always a source error. Source checks depend
-only on the shipped code and the set of project files, so their findings are
-cached like scan results and an unchanged project does not load the parser.
+build); ``unshipped-import`` and ``unavailable-import`` are always source
+errors. Source checks depend only on the shipped code and the set of project
+files, so their findings are cached like scan results and an unchanged
+project does not load the parser.
 """
 
 from __future__ import annotations
@@ -51,15 +57,24 @@ from ..cache import cached_tuple
 from ..errors import SourceCodeError, StaticCheckError
 from ..records import BuildPlan, BuildWarning, ProjectFiles
 from ..source.modules import local_module_names, module_name
-from .findings import Finding, planned_functions, sorted_findings
-from .undeclared import undeclared_imports
+from .findings import (
+    FIXES,
+    Finding,
+    LoadImport,
+    SourceReport,
+    planned_functions,
+    sorted_findings,
+)
+from .undeclared import unavailable_imports, undeclared_imports
 
 
 def source_findings(
     files: ProjectFiles, plan: BuildPlan, *, project_paths: frozenset[str],
     cache_dir: Path | None,
-) -> tuple[Finding, ...]:
-    """Scope, call and import-placement findings for the shipped code, cached.
+) -> SourceReport:
+    """Scope, call and import-placement findings for the shipped code, cached, with
+    the imports the workers run to load each handler (checked once the
+    dependencies are known, by :func:`import_findings`).
 
     ``project_paths`` lists every ``.py`` file of the project, shipped or not
     (:func:`~flashbuild.source.files.project_python_paths`).
@@ -76,8 +91,9 @@ def source_findings(
     digest.update("\0".join(sorted(shipped)).encode() + b"\1"
                   + "\0".join(sorted(project_paths)).encode())
     entry = cache_dir / "checks" / f"{digest.hexdigest()}.pickle" if cache_dir else None
-    return cached_tuple(entry, Finding, lambda: check_sources(
-        sources, plan, shipped_paths=shipped, project_paths=project_paths))
+    (report,) = cached_tuple(entry, SourceReport, lambda: (check_sources(
+        sources, plan, shipped_paths=shipped, project_paths=project_paths),))
+    return report
 
 
 def check_sources(
@@ -86,8 +102,9 @@ def check_sources(
     *,
     shipped_paths: frozenset[str],
     project_paths: frozenset[str],
-) -> tuple[Finding, ...]:
-    """Scope, cross-endpoint call, unshipped-import and module-level-import findings.
+) -> SourceReport:
+    """Scope, cross-endpoint call, unshipped-import and module-level-import findings,
+    and the load-time imports of each endpoint.
 
     ``sources`` maps the POSIX path of every shipped ``.py`` file to its bytes;
     ``project_paths`` lists every ``.py`` file of the project, shipped or not.
@@ -95,6 +112,7 @@ def check_sources(
     # The parser loads on first use, as in the scan.
     from .calls import not_awaited_calls
     from .imports import module_level_dependency_imports, unshipped_imports
+    from .load_imports import load_imports
     from .parsed import SourceFiles
     from .scope import scope_findings
 
@@ -118,20 +136,28 @@ def check_sources(
         parsed = files.get(path)
         if parsed is not None:
             findings += module_level_dependency_imports(parsed, local)
-    return sorted_findings(findings)
+    shipped_project = {name: path for name, path in project_modules.items()
+                       if path in shipped_paths}
+    loads = load_imports(files, plan, shipped_project, local)
+    return SourceReport(findings=sorted_findings(findings), load_imports=tuple(loads))
 
 
 def import_findings(
-    plan: BuildPlan, provided: Mapping[str, frozenset[str]], *, project_paths: frozenset[str]
+    plan: BuildPlan, provided: Mapping[str, frozenset[str]], *, project_paths: frozenset[str],
+    load_imports: Iterable[LoadImport], images: Mapping[str, str],
 ) -> tuple[Finding, ...]:
-    """Imports in endpoint bodies that nothing provides.
+    """Imports, in endpoint bodies or run to load a handler, that nothing provides.
 
     ``provided`` maps each endpoint to the import names of its installed
-    dependencies and of its base image; the standard library and the project's
-    own modules (``project_paths``, shipped or not) count as provided too.
+    dependencies and of its image (``images``: endpoint -> the image's label);
+    the standard library and the project's own modules (``project_paths``,
+    shipped or not) count as provided too.
     """
     local = local_module_names(project_paths)
-    return sorted_findings(undeclared_imports(plan, provided=provided, local_modules=local))
+    return sorted_findings([
+        *undeclared_imports(plan, provided=provided, local_modules=local, images=images),
+        *unavailable_imports(load_imports, provided, images),
+    ])
 
 
 def enforce(findings: Iterable[Finding], *, strict: bool) -> tuple[BuildWarning, ...]:
@@ -140,11 +166,11 @@ def enforce(findings: Iterable[Finding], *, strict: bool) -> tuple[BuildWarning,
     errors = [f for f in findings if f.severity == "error"]
     if errors:
         raise SourceCodeError(
-            "\n".join(f.message + f" [{f.code}]" for f in errors),
+            "\n".join([f"{errors[0].message} [{errors[0].code}]",
+                       *(f"{f.location}: {f.message} [{f.code}]" for f in errors[1:])]),
             location=errors[0].location,
             related=tuple(f.location for f in errors[1:]),
-            hint="Ship the imported module (check .gitignore, .flashignore and [tool.flash] "
-            "ignore), or stop importing it.",
+            hint=" ".join(dict.fromkeys(FIXES[f.code] for f in errors if f.code in FIXES)),
         )
     warnings = [f for f in findings if f.severity == "warning"]
     if strict and warnings:

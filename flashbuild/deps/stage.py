@@ -197,18 +197,30 @@ def dependencies_entry(config: BuildConfig, installed: InstalledDependencies | N
 
 
 def provided_import_names(config: BuildConfig, plan: BuildPlan,
-                          installed: InstalledDependencies) -> dict[str, frozenset[str]]:
-    """Endpoint -> the import names its dependency tree and its base image provide."""
+                          installed: InstalledDependencies | None) -> dict[str, frozenset[str]]:
+    """Endpoint -> the import names its dependency tree and its image provide.
+
+    ``installed`` is None when the app declares no dependencies.
+    """
     packages: dict[str, set[str]] = {endpoint.name: set() for endpoint in plan.endpoints}
-    for package, endpoints in endpoint_consumers(installed.resolution, installed.inputs).items():
-        for endpoint in endpoints:
-            packages.setdefault(endpoint, set()).add(package)
-    provided = endpoint_import_names(packages, installed.import_names)
+    provided: dict[str, frozenset[str]] = {}
+    if installed is not None:
+        consumers = endpoint_consumers(installed.resolution, installed.inputs)
+        for package, endpoints in consumers.items():
+            for endpoint in endpoints:
+                packages.setdefault(endpoint, set()).add(package)
+        provided = endpoint_import_names(packages, installed.import_names)
     return {
         endpoint.name: provided.get(endpoint.name, frozenset())
         | image_import_names(config.images, endpoint.image_kind)
         for endpoint in plan.endpoints
     }
+
+
+def image_labels(config: BuildConfig, plan: BuildPlan) -> dict[str, str]:
+    """Endpoint -> the label of the image it runs on (``gpu@1.6.0``), for messages."""
+    return {endpoint.name: config.images.label([endpoint.image_kind])
+            for endpoint in plan.endpoints}
 
 
 def _selection_warnings(selection: Selection, resolution: Resolution) -> list[BuildWarning]:

@@ -76,8 +76,8 @@ def imports_in(definition: cst.FunctionDef | cst.ClassDef) -> Iterator[ImportSta
         stack.extend(reversed(node.children))
 
 
-def module_statements(body: Sequence[cst.CSTNode], *, every_block: bool = False
-                      ) -> Iterator[cst.CSTNode]:
+def module_statements(body: Sequence[cst.CSTNode], *, every_block: bool = False,
+                      skip_import_guards: bool = False) -> Iterator[cst.CSTNode]:
     """Module-level statements in source order, compound blocks entered.
 
     By default the blocks of straight-line execution, which is what binds a
@@ -85,7 +85,8 @@ def module_statements(body: Sequence[cst.CSTNode], *, every_block: bool = False
     of ``try`` and the body of ``with``; ``except`` handlers are fallbacks and
     are skipped, loops are yielded whole. With ``every_block``, every block
     that may run when the module is imported: loops and ``except`` handlers
-    too, but not the body of ``if TYPE_CHECKING:``.
+    too, but not the body of ``if TYPE_CHECKING:``. With ``skip_import_guards``,
+    not the body of a ``try`` whose handlers catch a failed import either.
     """
     for statement in body:
         if isinstance(statement, (cst.SimpleStatementLine, cst.SimpleStatementSuite)):
@@ -94,8 +95,25 @@ def module_statements(body: Sequence[cst.CSTNode], *, every_block: bool = False
         blocks = _blocks(statement, every_block=every_block)
         if blocks is None:
             yield statement
+        if skip_import_guards and isinstance(statement, (cst.Try, cst.TryStar)) and any(
+            _catches_import_errors(handler) for handler in statement.handlers
+        ):
+            blocks = [block for block in blocks or () if block is not statement.body]
         for block in blocks or ():
-            yield from module_statements(_statements_of(block), every_block=every_block)
+            yield from module_statements(_statements_of(block), every_block=every_block,
+                                         skip_import_guards=skip_import_guards)
+
+
+# What ``except`` may name to catch a failed import.
+_IMPORT_FAILURES = frozenset({"ImportError", "ModuleNotFoundError", "Exception", "BaseException"})
+
+
+def _catches_import_errors(handler: cst.ExceptHandler | cst.ExceptStarHandler) -> bool:
+    if handler.type is None:  # a bare except
+        return True
+    types = ([element.value for element in handler.type.elements]
+             if isinstance(handler.type, cst.Tuple) else [handler.type])
+    return any(dotted_name(t).split(".")[-1] in _IMPORT_FAILURES for t in types)
 
 
 def _blocks(statement: cst.CSTNode, *, every_block: bool) -> list[cst.CSTNode] | None:
@@ -129,8 +147,14 @@ def _statements_of(block: cst.CSTNode) -> Sequence[cst.CSTNode]:
     return block.body
 
 
-def module_level_imports(module: cst.Module) -> Iterator[ImportStatement]:
-    """Imports that may run when the module is imported (not under ``if TYPE_CHECKING:``)."""
-    for statement in module_statements(module.body, every_block=True):
+def module_level_imports(module: cst.Module, *, skip_import_guards: bool = False
+                         ) -> Iterator[ImportStatement]:
+    """Imports that may run when the module is imported (not under ``if TYPE_CHECKING:``).
+
+    With ``skip_import_guards``, only those whose failure fails the module's
+    import: not those in a ``try`` that catches ``ImportError``.
+    """
+    for statement in module_statements(module.body, every_block=True,
+                                       skip_import_guards=skip_import_guards):
         if isinstance(statement, (cst.Import, cst.ImportFrom)):
             yield statement

@@ -67,7 +67,8 @@ def check(files: dict[str, str], *, unshipped: dict[str, str] | None = None,
     """check_sources on inline files; ``unshipped`` files exist but are left out."""
     sources, plan = plan_of(files)
     project = frozenset(sources) | frozenset(unshipped or ())
-    found = check_sources(sources, plan, shipped_paths=frozenset(sources), project_paths=project)
+    found = check_sources(sources, plan, shipped_paths=frozenset(sources),
+                          project_paths=project).findings
     return [f for f in found if code is None or f.code == code]
 
 
@@ -97,15 +98,17 @@ def fixture_findings(relative: str) -> tuple[tuple[Finding, ...], dict, BuildPla
                if f.path.endswith(".py") and not f.is_symlink}
     project = frozenset(p.relative_to(root).as_posix() for p in root.rglob("*.py")
                         if ".flash" not in p.parts)
-    found = check_sources(sources, plan, shipped_paths=frozenset(sources), project_paths=project)
+    found = check_sources(sources, plan, shipped_paths=frozenset(sources),
+                          project_paths=project).findings
     return found, sources, plan, root
 
 
-def check_imports(plan: BuildPlan, *, import_names, image_modules, local_modules):
+def check_imports(plan: BuildPlan, table, *, import_names, local_modules):
     """The undeclared-import check, given what the dependencies and the images provide."""
-    provided = {e.name: import_names.get(e.name, frozenset()) | image_modules[e.name]
-                for e in plan.endpoints}
-    return sorted_findings(undeclared_imports(plan, provided=provided,
+    provided = {e.name: import_names.get(e.name, frozenset())
+                | image_import_names(table, e.image_kind) for e in plan.endpoints}
+    labels = {e.name: table.label([e.image_kind]) for e in plan.endpoints}
+    return sorted_findings(undeclared_imports(plan, provided=provided, images=labels,
                                               local_modules=frozenset(local_modules)))
 
 
@@ -114,10 +117,8 @@ def fixture_import_findings(relative: str) -> tuple[Finding, ...]:
     images = wheelhouse_images()
     project = [p.relative_to(root).as_posix() for p in root.rglob("*.py")]
     return check_imports(
-        plan,
+        plan, images,
         import_names={name: frozenset(names) for name, names in INSTALLED_IMPORT_NAMES.items()},
-        image_modules={e.name: image_import_names(images, e.config.compute)
-                       for e in plan.endpoints},
         local_modules=local_module_names(project),
     )
 
@@ -564,7 +565,7 @@ def test_the_plan_and_the_call_check_share_one_rule(import_line, is_call):
     planned = next(e for e in plan.endpoints if e.name == "gpu")
     assert planned.calls == (("cpu",) if is_call else ())
     found = check_sources(sources, plan, shipped_paths=frozenset(sources),
-                          project_paths=frozenset(sources))
+                          project_paths=frozenset(sources)).findings
     assert [f.code for f in found] == (["not-awaited"] if is_call else [])
 
 
@@ -649,9 +650,8 @@ def imports_of(files, *, installed=None, images=None, local=frozenset()):
     _, plan = plan_of(files)
     table = wheelhouse_images(images)
     return check_imports(
-        plan,
+        plan, table,
         import_names={name: frozenset(names) for name, names in (installed or {}).items()},
-        image_modules={e.name: image_import_names(table, e.config.compute) for e in plan.endpoints},
         local_modules=local,
     )
 
@@ -671,7 +671,7 @@ def test_undeclared_imports():
     gpu = gpu.replace("import Endpoint", "import Endpoint, GpuGroup")
     found = imports_of({"app.py": gpu}, installed={"work": {"yaml"}}, local={"helpers"})
     assert used_names(found) == ["PIL", "cv2"]
-    assert "add 'pillow'" in found[0].message and "the GPU base image" in found[0].message
+    assert "add 'pillow'" in found[0].message and "its image (gpu@wheelhouse-1)" in found[0].message
     assert "add 'opencv-python-headless'" in found[1].message
     cpu = imports_of(endpoint_file(body), installed={"work": {"yaml"}}, local={"helpers"})
     assert used_names(cpu) == ["PIL", "cv2", "torch"]
