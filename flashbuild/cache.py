@@ -58,13 +58,16 @@ def cached_tuple(
     """
     if entry is None:
         return compute()
-    with contextlib.suppress(Exception):  # missing or damaged: compute again
-        found = pickle.loads(entry.read_bytes())
-        if isinstance(found, tuple) and all(isinstance(item, item_type) for item in found):
+    tag = f"{item_type.__module__}.{item_type.__qualname__}"
+    with contextlib.suppress(Exception):  # missing, damaged or of another shape: compute again
+        stored_tag, found = pickle.loads(entry.read_bytes())
+        if stored_tag == tag and isinstance(found, tuple) and all(
+            isinstance(item, item_type) for item in found
+        ):
             return found
     found = compute()
     with contextlib.suppress(PackagingError):  # recomputing is the only cost
-        atomic_write_bytes(entry, pickle.dumps(found, protocol=pickle.HIGHEST_PROTOCOL),
+        atomic_write_bytes(entry, pickle.dumps((tag, found), protocol=pickle.HIGHEST_PROTOCOL),
                            durable=False)
     return found
 

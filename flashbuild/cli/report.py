@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import traceback
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ import click
 
 from .. import __version__
 from .._util.units import human
-from ..deps.records import DryRunReport
+from ..deps.records import DryRunReport, Exclusion
 from ..deps.sizes import savings_lines
 from ..errors import FlashBuildError
 from ..pipeline import BuildResult
@@ -92,13 +93,7 @@ def build_text(result: BuildResult, *, verbose: bool) -> str:
         source += ", from cache" if installed.from_cache else ""
         lines.append(f"  dependencies ({source}): {len(selection.shipped)} installed, "
                      f"{len(selection.excluded)} left out")
-        shown = selection.excluded if verbose else [
-            e for e in selection.excluded if not e.reason.startswith("only-needed-by:")
-        ]
-        lines.extend(f"    - {e.name} {e.version} ({e.reason})" for e in shown)
-        if len(shown) < len(selection.excluded):
-            lines.append(f"    - and {len(selection.excluded) - len(shown)} packages only they "
-                         "need (-v lists them; the manifest has all)")
+        lines.extend(_left_out(selection.excluded, verbose=verbose))
     for endpoint in endpoints:
         if endpoint.load_balanced:
             kind = f"load-balanced, {len(endpoint.functions)} route(s)"
@@ -111,6 +106,32 @@ def build_text(result: BuildResult, *, verbose: bool) -> str:
     if result.build_dir is not None:
         lines.append(f"  build directory {display_path(result.build_dir)}")
     return "\n".join(lines)
+
+
+_NAMES_SHOWN = 6  # per reason, without -v
+
+
+def _left_out(excluded: Sequence[Exclusion], *, verbose: bool) -> list[str]:
+    """What was left out: every package with -v, else a line per reason."""
+    if verbose:
+        return [f"    - {e.name} {e.version} ({e.reason})" for e in excluded]
+    by_reason: dict[str, list[Exclusion]] = {}
+    for exclusion in excluded:
+        reason = exclusion.reason
+        by_reason.setdefault("only-needed-by" if reason.startswith("only-needed-by:")
+                             else reason, []).append(exclusion)
+    lines = []
+    order = {"user": 1, "only-needed-by": 2}  # images first
+    for reason, members in sorted(by_reason.items(), key=lambda item: order.get(item[0], 0)):
+        if reason == "only-needed-by":
+            lines.append(f"    - {len(members)} only the packages above need")
+            continue
+        names = ", ".join(f"{e.name} {e.version}" for e in members[:_NAMES_SHOWN])
+        more = f" and {len(members) - _NAMES_SHOWN} more" if len(members) > _NAMES_SHOWN else ""
+        lines.append(f"    - {reason} ({len(members)}): {names}{more}")
+    if excluded:
+        lines.append("    (-v lists every package; the manifest has all)")
+    return lines
 
 
 def build_document(result: BuildResult) -> dict[str, Any]:

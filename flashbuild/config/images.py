@@ -10,14 +10,16 @@ distribution with its version and where that came from.
 
 There are four kinds of image, by what an endpoint runs on: ``gpu``,
 ``gpu-lb`` (load-balanced), ``cpu`` and ``cpu-lb``. ``[tool.flash.images.<kind>]``
-in pyproject.toml replaces a kind's list for an image of your own, e.g.::
+in pyproject.toml describes an image of your own, built on a worker image: its
+list replaces what the profile says the kind adds to the worker's runtime, e.g.::
 
     [tool.flash.images.gpu]
-    provides = ["torch==2.5.1", "numpy==1.26.4", "triton"]
+    provides = ["torch==2.11.0", "numpy==2.3.5", "triton"]
 
 A version given as ``==X`` is used as a constraint when resolving; a bare name
-means the version is not known and compatibility is not checked. The Flash
-runtime (``runpod``, ``runpod-flash``) is in every image.
+means the version is not known and compatibility is not checked. The worker's
+runtime (runpod, runpod-flash and what they need) stays at the profile's
+versions unless the list names it.
 """
 
 from __future__ import annotations
@@ -78,7 +80,8 @@ class ImageTable:
     release: str
     python: str
     images: tuple[BaseImage, ...]  # sorted by kind, one per kind
-    overridden: tuple[str, ...] = ()  # kinds replaced by [tool.flash.images]
+    # kind -> the packages [tool.flash.images] says it has instead of the profile's own
+    overrides: tuple[tuple[str, tuple[ProvidedPackage, ...]], ...] = ()
     pythons: tuple[tuple[str, tuple[str, ...]], ...] = ()  # kind -> the release's Pythons
 
     def for_kind(self, kind: str) -> BaseImage:
@@ -107,9 +110,13 @@ class ImageTable:
 
     def manifest_data(self) -> dict[str, Any]:
         """What the manifest records: the release, and the kinds the project replaced."""
-        overridden = {image.kind: [str(p) for p in image.provides] for image in self.images
-                      if image.kind in self.overridden}
-        return {"release": self.release, "overrides": overridden}
+        overrides = {kind: [str(p) for p in packages] for kind, packages in self.overrides}
+        return {"release": self.release, "overrides": overrides}
+
+    @property
+    def overridden(self) -> tuple[str, ...]:
+        """The kinds ``[tool.flash.images]`` describes."""
+        return tuple(kind for kind, _ in self.overrides)
 
 
 def check_images(table: ImageTable, plan: BuildPlan) -> None:
@@ -206,7 +213,7 @@ def image_table(
     pythons = tuple((kind, tuple(sorted(profile.get("images", {}).get(kind, {}))))
                     for kind in KINDS)
     return ImageTable(release=release, python=python, images=tuple(images),
-                      overridden=tuple(sorted(replaced)), pythons=pythons)
+                      overrides=tuple(sorted(replaced.items())), pythons=pythons)
 
 
 def _overrides(overrides: Mapping[str, object]) -> dict[str, tuple[ProvidedPackage, ...]]:
@@ -254,13 +261,16 @@ def _provided(entries: list[str], *, where: str) -> tuple[ProvidedPackage, ...]:
 
 def _with_runtime(replacement: tuple[ProvidedPackage, ...],
                   profiled: tuple[ProvidedPackage, ...]) -> tuple[ProvidedPackage, ...]:
-    """A replaced list plus the runtime, which every image that runs handlers has.
+    """A kind's own packages as ``[tool.flash.images]`` gives them, plus the runtime.
 
-    Unless the list names them, the runtime packages keep the profile's versions
-    (a custom image builds on the worker image) or, without a profile, no version.
+    Every image that runs Flash handlers is built on a worker image, so it has
+    the worker's runtime: the profile's runtime entries stay unless the list
+    names them. Without a profile, runpod and runpod-flash are there, version unknown.
     """
     packages = {package.name: package for package in replacement}
+    for package in profiled:
+        if package.source == "runtime":
+            packages.setdefault(package.name, package)
     for name in RUNTIME:
-        known = next((p for p in profiled if p.name == name), None)
-        packages.setdefault(name, known or ProvidedPackage(name=name, version=None))
+        packages.setdefault(name, ProvidedPackage(name=name, version=None))
     return tuple(sorted(packages.values(), key=lambda p: p.name))

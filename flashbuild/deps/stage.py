@@ -235,9 +235,9 @@ def _selection_warnings(selection: Selection, resolution: Resolution) -> list[Bu
     if unchecked:
         warnings.append(
             BuildWarning(
-                message=f"left out for the base image without a version check: "
-                f"{', '.join(unchecked)} (the image table has no versions for them; "
-                "pin them in [tool.flash.images] to check compatibility)."
+                message=f"left out for the image without a version check: "
+                f"{', '.join(unchecked)} ([tool.flash.images] gives no versions for them; "
+                "pin them there to check compatibility)."
             )
         )
     return warnings

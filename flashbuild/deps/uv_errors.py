@@ -167,7 +167,7 @@ def _no_compatible_wheel(problems: list[_Problem], platform: str,
 def _unsatisfiable(stderr: str, platform: str, inputs: DependencyInputs | None,
                    images: ImageTable | None, details: str) -> DependencyError:
     named = _mentioned_requirements(stderr, inputs)
-    conflict_with_image = _image_conflict(stderr, images)
+    conflict_with_image = _image_conflict(stderr, images, inputs)
     hint = "Relax the version constraints so that one version satisfies every endpoint."
     if conflict_with_image:
         hint = (
@@ -196,10 +196,15 @@ def _mentioned_requirements(stderr: str, inputs: DependencyInputs | None) -> str
     return "; ".join(f"{name}{_declared(name, inputs)}" for name in names)
 
 
-def _image_conflict(stderr: str, images: ImageTable | None) -> str | None:
+def _image_conflict(stderr: str, images: ImageTable | None,
+                    inputs: DependencyInputs | None) -> str | None:
+    """``torch==2.9.1 (the gpu@1.6.0 image)`` when uv names a version an endpoint's image has."""
     if images is None:
         return None
+    kinds = sorted(set(inputs.endpoint_images.values())) if inputs is not None else None
     for image in images.images:
+        if kinds is not None and image.kind not in kinds:
+            continue
         for package in image.provides:
             if package.version and f"{package.name}=={package.version}" in stderr:
                 return f"{package} (the {images.label([image.kind])} image)"

@@ -109,3 +109,23 @@ def test_no_escape_codes_in_logs(write_project, wheelhouse, extra_env):
     assert "\r" not in completed.stderr  # no live indicator without a terminal
     assert re.search(r"^  resolve +\d+\.\d\d s$", completed.stderr, re.M)
     assert "+ " in completed.stderr and "uv pip" in completed.stderr  # -v echoes commands
+
+
+def test_the_summary_groups_what_was_left_out_by_reason(write_project, wheelhouse, capsys):
+    project = write_project(app(endpoint("embed", ["sentence-transformers", "appdep"]),
+                                endpoint("cpu", ["tinyutil"], cpu=True)))
+    options = ["build", "--no-index", "--find-links", str(wheelhouse), "--exclude", "appdep"]
+    code, _, err = run_cli([*options, str(project)], capsys)
+    assert code == 0, err
+    lines = err.splitlines()
+    start = next(i for i, line in enumerate(lines) if "left out" in line)
+    assert lines[start].endswith("3 installed, 11 left out")
+    assert lines[start + 1:start + 5] == [
+        "    - image:gpu@wheelhouse-1 (9): filelock 3.16, mpmath 1.3, networkx 3.4, numpy 2.1.0, "
+        "nvidia-cublas-cu12 12.4, nvidia-cudnn-cu12 9.1 and 3 more",
+        "    - user (1): appdep 1.0",
+        "    - 1 only the packages above need",
+        "    (-v lists every package; the manifest has all)",
+    ]
+    code, _, err = run_cli([*options, "-v", str(project)], capsys)
+    assert code == 0 and "    - shared-helper 1.0 (only-needed-by:appdep)" in err

@@ -63,15 +63,18 @@ def test_image_override_keeps_the_runtime(tmp_path):
         '[tool.flash.images.gpu]\nprovides = ["torch==2.5.1"]\n'
     )
     images = make(tmp_path).images
-    gpu = images.for_kind("gpu")
-    # At the profile's versions: a custom image builds on the worker's.
-    assert [str(p) for p in gpu.provides] == [
-        "runpod==1.10.1", "runpod-flash==1.19.0", "torch==2.5.1"]
+    gpu = {p.name: p for p in images.for_kind("gpu").provides}
+    cpu = {p.name: p for p in images.for_kind("cpu").provides}
+    # The worker's runtime at the profile's versions (a custom image builds on the
+    # worker's), the profile's own GPU packages replaced by the list.
+    assert str(gpu["torch"]) == "torch==2.5.1" and "torchvision" not in gpu
+    assert {name: p for name, p in gpu.items() if name != "torch"} == cpu
+    assert str(gpu["runpod-flash"]) == "runpod-flash==1.19.0" and "pydantic" in gpu
     assert images.overridden == ("gpu",)
     assert images.label(["cpu", "gpu", "gpu-lb"]) == "cpu+gpu-lb@1.6.0+gpu@pyproject"
     assert images.manifest_data() == {
         "release": "1.6.0",  # the newest, by default
-        "overrides": {"gpu": ["runpod==1.10.1", "runpod-flash==1.19.0", "torch==2.5.1"]},
+        "overrides": {"gpu": ["torch==2.5.1"]},
     }
 
 
@@ -79,5 +82,5 @@ def test_image_override_names_the_runtime_version(tmp_path):
     (tmp_path / "pyproject.toml").write_text(
         '[tool.flash.images.cpu]\nprovides = ["runpod-flash==1.21.0"]\n'
     )
-    cpu = make(tmp_path).images.for_kind("cpu")
-    assert [str(p) for p in cpu.provides] == ["runpod==1.10.1", "runpod-flash==1.21.0"]
+    cpu = {p.name: str(p) for p in make(tmp_path).images.for_kind("cpu").provides}
+    assert cpu["runpod-flash"] == "runpod-flash==1.21.0" and cpu["runpod"] == "runpod==1.10.1"
