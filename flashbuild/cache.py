@@ -20,7 +20,6 @@ import contextlib
 import hashlib
 import json
 import os
-import pickle
 import secrets
 import shutil
 from collections.abc import Callable, Iterator, Mapping
@@ -30,6 +29,7 @@ from typing import Any, TypeVar
 
 from . import __version__
 from ._util.files import atomic_write_bytes, file_sha256, staging_directory
+from ._util.records_json import from_data, to_data
 from .config.environment import CACHE_ENV
 from .errors import PackagingError
 
@@ -49,26 +49,28 @@ Item = TypeVar("Item")
 def cached_tuple(
     entry: Path | None, item_type: type[Item], compute: Callable[[], tuple[Item, ...]]
 ) -> tuple[Item, ...]:
-    """``compute()``, a tuple of ``item_type`` records, kept pickled at ``entry``.
+    """``compute()``, a tuple of ``item_type`` records, kept as JSON at ``entry``.
 
     Used for per-file results (scan, static checks) whose key is a digest of
-    their inputs. An entry that is missing, unreadable or of the wrong shape is
-    computed again; one that cannot be written only costs the next build the work.
-    ``entry=None`` disables the cache.
+    their inputs. An entry is data checked field by field against the record
+    types (:mod:`flashbuild._util.records_json`), never code; one that is
+    missing, unreadable or of another shape is computed again, and one that
+    cannot be written only costs the next build the work. Results that JSON
+    cannot carry exactly are not kept. ``entry=None`` disables the cache.
     """
     if entry is None:
         return compute()
     tag = f"{item_type.__module__}.{item_type.__qualname__}"
-    with contextlib.suppress(Exception):  # missing, damaged or of another shape: compute again
-        stored_tag, found = pickle.loads(entry.read_bytes())
-        if stored_tag == tag and isinstance(found, tuple) and all(
-            isinstance(item, item_type) for item in found
-        ):
-            return found
+    with contextlib.suppress(OSError, ValueError, TypeError, KeyError):
+        stored = json.loads(entry.read_bytes())
+        if isinstance(stored, dict) and stored.get("type") == tag:
+            return tuple(from_data(item_type, item) for item in stored["items"])
     found = compute()
-    with contextlib.suppress(PackagingError):  # recomputing is the only cost
-        atomic_write_bytes(entry, pickle.dumps((tag, found), protocol=pickle.HIGHEST_PROTOCOL),
-                           durable=False)
+    with contextlib.suppress(PackagingError, TypeError, ValueError):
+        items = [to_data(item) for item in found]
+        if tuple(from_data(item_type, item) for item in items) == found:
+            text = json.dumps({"type": tag, "items": items}, sort_keys=True)
+            atomic_write_bytes(entry, text.encode(), durable=False)
     return found
 
 

@@ -90,7 +90,7 @@ def source_findings(
         digest.update(f"{path}\0".encode() + hashlib.sha256(sources[path]).digest())
     digest.update("\0".join(sorted(shipped)).encode() + b"\1"
                   + "\0".join(sorted(project_paths)).encode())
-    entry = cache_dir / "checks" / f"{digest.hexdigest()}.pickle" if cache_dir else None
+    entry = cache_dir / "checks" / f"{digest.hexdigest()}.json" if cache_dir else None
     (report,) = cached_tuple(entry, SourceReport, lambda: (check_sources(
         sources, plan, shipped_paths=shipped, project_paths=project_paths),))
     return report

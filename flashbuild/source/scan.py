@@ -56,7 +56,7 @@ def _scan_cached(
         key = hashlib.sha256(
             f"{_CACHE_FORMAT}\0{__version__}\0{path}\0{module}\0".encode() + source
         ).hexdigest()
-        entry = cache_dir / "scan" / key[:2] / f"{key}.pickle"
+        entry = cache_dir / "scan" / key[:2] / f"{key}.json"
     return cached_tuple(
         entry, FunctionDecl, lambda: scan_source(source, path=path, module=module)
     )

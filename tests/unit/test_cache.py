@@ -21,7 +21,7 @@ def test_scan_results_are_reused_and_damage_is_ignored(write_project, tmp_path):
     fresh = scan_project(files)
     cache = tmp_path / "scan-cache"
     assert scan_project(files, cache_dir=cache) == fresh
-    stored = list(cache.glob("scan/*/*.pickle"))
+    stored = list(cache.glob("scan/*/*.json"))
     assert len(stored) == 1
     assert scan_project(files, cache_dir=cache) == fresh  # from the cache
     stored[0].write_bytes(b"not a pickle")
