@@ -44,6 +44,7 @@ def format_show(manifest: dict[str, Any]) -> str:
         f"totals: {_count(len(names), 'endpoint')}, {_count(len(function_rows), 'function')}, "
         f"{_count(routes, 'route')}, {_count(len(installed), 'installed package')}",
         _dependency_summary(dependencies_of(manifest), len(installed), len(excluded)),
+        *_images_line(dependencies_of(manifest).get("images")),
     ]
     if excluded:
         lines += ["", f"left out of the artifact ({len(excluded)}):", *_table(
@@ -87,6 +88,15 @@ def _dependency_summary(dependencies: dict[str, Any], installed: int, excluded: 
     if dependencies.get("exclude"):
         text += f"; asked to exclude {_joined(dependencies['exclude'])}"
     return text
+
+
+def _images_line(images: object) -> list[str]:
+    """``worker images: release 1.6.0`` (manifests before image profiles have no release)."""
+    if not isinstance(images, dict) or "release" not in images:
+        return []
+    overrides = images.get("overrides") or {}
+    own = f"; described in pyproject.toml: {_joined(sorted(overrides))}" if overrides else ""
+    return [f"worker images: release {images['release']}{own}"]
 
 
 def _joined(values: object) -> str:

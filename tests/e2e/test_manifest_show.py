@@ -32,6 +32,7 @@ gpu-worker  -                     async classify     gpu_worker.py:4:1
 
 totals: 3 endpoints, 4 functions, 2 routes, 0 installed packages
 dependencies: not installed (built with --no-deps, or none declared)
+worker images: release wheelhouse-1
 """
 
 
@@ -93,8 +94,10 @@ def test_show_lists_classes_and_exclusions(copy_fixture, snapshot, tmp_path):
         lock=[{"name": "httpx", "version": "0.28.1"}, {"name": "rich", "version": "13.9.4"}],
         excluded=[
             {"name": "pyyaml", "version": "6.0.2", "reason": "user", "version_checked": True},
-            {"name": "torch", "version": "2.5.1", "reason": "image:gpu", "version_checked": False},
+            {"name": "torch", "version": "2.5.1", "reason": "image:gpu@pyproject",
+             "version_checked": False},
         ],
+        images={"release": "1.6.0", "overrides": {"gpu": ["torch"]}},
     )
     output = invoke("show", write_manifest(tmp_path / "m.json", data)).stdout
     assert ("embedder       -                        class Embedder (embed, embed_many)  "
@@ -104,11 +107,12 @@ def test_show_lists_classes_and_exclusions(copy_fixture, snapshot, tmp_path):
         "totals: 11 endpoints, 16 functions, 8 routes, 2 installed packages\n"
         "dependencies: 2 installed (resolved, x86_64-manylinux_2_28), 2 left out; "
         "asked to exclude pyyaml\n"
+        "worker images: release 1.6.0; described in pyproject.toml: gpu\n"
         "\n"
         "left out of the artifact (2):\n"
         "PACKAGE  VERSION  REASON\n"
         "pyyaml   6.0.2    user\n"
-        "torch    2.5.1    image:gpu\n"
+        "torch    2.5.1    image:gpu@pyproject\n"
     )
 
 
