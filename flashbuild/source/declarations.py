@@ -28,29 +28,9 @@ from . import symbols
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
-# Endpoint(...) keywords of runpod-flash; those not read into named fields are
-# kept as ``settings`` (part of the configuration and its hash).
-ENDPOINT_OPTIONS = frozenset(
-    {
-        "name", "id", "gpu", "cpu", "workers", "idle_timeout", "dependencies",
-        "system_dependencies", "accelerate_downloads", "volume", "datacenter", "env",
-        "gpu_count", "execution_timeout_ms", "flashboot", "image", "scaler_type",
-        "scaler_value", "template", "min_cuda_version", "max_concurrency",
-    }
-)  # fmt: skip
-RESOURCE_OPTIONS = frozenset(
-    {
-        "name", "gpus", "gpuIds", "instanceIds", "workersMin", "workersMax", "idleTimeout",
-        "env", "template", "templateId", "networkVolume", "networkVolumes", "networkVolumeId",
-        "datacenter", "gpuCount", "executionTimeoutMs", "flashboot", "imageName",
-        "scalerType", "scalerValue", "minCudaVersion", "cudaVersions", "locations",
-        "workersPFBTarget", "python_version", "accelerate_downloads",
-    }
-)  # fmt: skip
-REMOTE_OPTIONS = frozenset(
-    {"resource_config", "dependencies", "system_dependencies", "accelerate_downloads",
-     "local", "method", "path"}
-)  # fmt: skip
+# The keywords Endpoint(...), the resource classes and @remote accept come from
+# the SDK table; those not read into named fields are kept as ``settings`` (part
+# of the configuration and its hash).
 
 
 class Arguments:
@@ -238,7 +218,7 @@ def _check_worker_range(args: Arguments, name: str, low: int, high: int) -> None
 
 def endpoint_config(call: StaticCall, *, load_balanced: bool) -> EndpointConfig:
     """Read an ``Endpoint(...)`` call."""
-    args = Arguments(call, ENDPOINT_OPTIONS, positional=("name",))
+    args = Arguments(call, symbols.PARAMETERS[symbols.ENDPOINT], positional=("name",))
     for client_option in ("id", "image"):
         if args.has(client_option):
             raise args.error(
@@ -284,7 +264,7 @@ def endpoint_config(call: StaticCall, *, load_balanced: bool) -> EndpointConfig:
 def resource_config(call: StaticCall) -> EndpointConfig:
     """Read a legacy resource class call such as ``LiveServerless(...)``."""
     resource = symbols.RESOURCE_CLASSES[call.callee]
-    args = Arguments(call, RESOURCE_OPTIONS, positional=())
+    args = Arguments(call, symbols.PARAMETERS[call.callee], positional=())
     name = _name(args)
     compute: Compute = resource.compute
     gpu_ids: tuple[str, ...] = ()
@@ -328,4 +308,5 @@ def resource_config(call: StaticCall) -> EndpointConfig:
 
 def remote_arguments(call: StaticCall) -> Arguments:
     """Check the arguments of ``remote(...)``; the caller takes them one by one."""
-    return Arguments(call, REMOTE_OPTIONS, positional=("resource_config",))
+    return Arguments(call, symbols.PARAMETERS[symbols.REMOTE] - {"_internal"},
+                     positional=("resource_config",))

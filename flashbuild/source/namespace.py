@@ -8,7 +8,7 @@ something dynamic. The static evaluator reads values through it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -122,3 +122,21 @@ def _bind_target(
             if isinstance(element.value, cst.Name):
                 namespace.bind(element.value.value, Binding(
                     "dynamic", index, element.value, reason="assigned by unpacking"))
+
+
+def unknown_sdk_imports(module: cst.Module) -> Iterator[tuple[cst.ImportAlias, str]]:
+    """``from runpod_flash import X`` anywhere in ``module`` with an X the SDK lacks."""
+    stack: list[cst.CSTNode] = [module]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, cst.ImportFrom):
+            source = dotted_name(node.module) if node.module is not None else ""
+            if not node.relative and source == symbols.SDK_PACKAGE and not isinstance(
+                node.names, cst.ImportStar
+            ):
+                for alias in node.names:
+                    name = dotted_name(alias.name)
+                    if name not in symbols.EXPORTS:
+                        yield alias, name
+            continue
+        stack.extend(reversed(node.children))

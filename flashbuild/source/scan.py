@@ -14,6 +14,7 @@ again, and a build whose files are all unchanged does not even load the parser.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from ..records import FunctionDecl, ProjectFiles, ScannedModule, ScanResult
 from . import symbols
 from .modules import module_name
 
-_CACHE_FORMAT = 1
+_CACHE_FORMAT = 2
 
 
 def scan_project(project: ProjectFiles, *, cache_dir: Path | None = None) -> ScanResult:
@@ -54,7 +55,8 @@ def _scan_cached(
     entry = None
     if cache_dir is not None:
         key = hashlib.sha256(
-            f"{_CACHE_FORMAT}\0{__version__}\0{path}\0{module}\0".encode() + source
+            f"{_CACHE_FORMAT}\0{__version__}\0{symbols.TABLE_DIGEST}\0{path}\0{module}\0"
+            .encode() + source
         ).hexdigest()
         entry = cache_dir / "scan" / key[:2] / f"{key}.json"
     return cached_tuple(
@@ -68,7 +70,7 @@ def scan_source(source: bytes, *, path: str, module: str) -> tuple[FunctionDecl,
     from libcst.metadata import MetadataWrapper, PositionProvider
 
     from .decorators import DecoratorReader
-    from .namespace import read_namespace
+    from .namespace import read_namespace, unknown_sdk_imports
     from .static_eval import Evaluator
     from .syntax import module_statements, parse
 
@@ -79,6 +81,14 @@ def scan_source(source: bytes, *, path: str, module: str) -> tuple[FunctionDecl,
     statements = list(module_statements(tree.body))
     evaluator = Evaluator(module=tree, positions=positions, path=path,
                           namespace=read_namespace(statements))
+    for alias, name in unknown_sdk_imports(tree):
+        close = difflib.get_close_matches(name, symbols.EXPORTS, n=1)
+        raise evaluator.error(
+            alias,
+            f"`{name}` is not a name runpod-flash {symbols.SDK_VERSION} exports, so the import "
+            f"fails on the worker.{f' Did you mean `{close[0]}`?' if close else ''}",
+            hint=f"runpod_flash exports: {', '.join(sorted(symbols.EXPORTS))}.",
+        )
     reader = DecoratorReader(evaluator, module=module, is_package=path.endswith("__init__.py"))
     found = []
     for index, statement in enumerate(statements):

@@ -259,18 +259,18 @@ class Evaluator:
                 node, what, "an attribute that is not a runpod_flash enum member"
             )
         member = node.attr.value
-        if enum in symbols.CHECKED_ENUMS:
-            table = symbols.CHECKED_ENUMS[enum]
-            if member not in table:
-                close = difflib.get_close_matches(member, table, n=1)
-                suggestion = f" Did you mean {enum}.{close[0]}?" if close else ""
-                raise self.error(
-                    node.attr,
-                    f"`{enum}.{member}` is not a member of {enum}.{suggestion}",
-                    hint=f"Known members: {', '.join(sorted(table))}.",
-                )
-            return EnumMember(enum=enum, member=member, value=table[member])
-        return EnumMember(enum=enum, member=member, value=member)
+        table = symbols.ENUM_TABLES[enum]
+        if member not in table:
+            close = difflib.get_close_matches(member, table, n=1)
+            suggestion = f" Did you mean {enum}.{close[0]}?" if close else ""
+            raise self.error(
+                node.attr,
+                f"`{enum}.{member}` is not a member of {enum} in runpod-flash "
+                f"{symbols.SDK_VERSION}, so importing this module fails on the worker."
+                f"{suggestion}",
+                hint=f"Members of {enum}: {', '.join(sorted(table))}.",
+            )
+        return EnumMember(enum=enum, member=member, value=table[member])
 
     def evaluate_call(
         self,

@@ -45,7 +45,8 @@ CASES = [
     ("gpu-and-cpu", "app.py:4:48", "`gpu` and `cpu` are mutually exclusive", ()),
     ("bad-workers", "app.py:4:35", "workers (3, 1) is not a valid range", ()),
     ("unknown-gpu", "app.py:4:39",
-     "`GpuGroup.AMPERE_8O` is not a member of GpuGroup. Did you mean GpuGroup.AMPERE_80?", ()),
+     "`GpuGroup.AMPERE_8O` is not a member of GpuGroup in runpod-flash 1.21.0, so importing "
+     "this module fails on the worker. Did you mean GpuGroup.AMPERE_80?", ()),
     ("invalid-requirement", "app.py:4:39",
      "dependency 'numpy>=>1' of endpoint 'worker' is not a valid requirement", ()),
     ("route-on-queue-resource", "app.py:6:24",

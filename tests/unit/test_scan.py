@@ -293,7 +293,7 @@ def test_workers_forms(workers, expected):
     ("cpu=CpuInstanceType.CPU5C_4_8", ("instance_ids", ("cpu5c-4-8",))),
     ("cpu=['cpu3c-2-4', CpuInstanceType.CPU3C_2_4]", ("instance_ids", ("cpu3c-2-4",))),
     ("gpu=GpuType.NVIDIA_A100_80GB_PCIe", ("gpu_ids", ("NVIDIA A100 80GB PCIe",))),
-    ("datacenter=DataCenter.EU_RO_1", ("settings", (("datacenter", "EU_RO_1"),))),
+    ("datacenter=DataCenter.EU_RO_1", ("settings", (("datacenter", "EU-RO-1"),))),
     ("scaler_type=ServerlessScalerType.QUEUE_DELAY",
      ("settings", (("scaler_type", "QUEUE_DELAY"),))),
     ("volume=NetworkVolume(name='v', size=100)",
@@ -434,3 +434,25 @@ def test_scan_project_reads_subpackages_and_init_files(write_project):
         ("from_init", "pkg", "pkg/__init__.py", "pkg/__init__.py:3:1"),
         ("Deep", "pkg.sub.models", "pkg/sub/models.py", "pkg/sub/models.py:4:1"),
     ]
+
+
+@pytest.mark.parametrize(("source", "where", "fragment", "suggestion"), [
+    ("from runpod_flash import DataCenter, Endpoint\n"
+     "@Endpoint(name='e', datacenter=DataCenter.US_GA_2)\ndef f(): ...\n",
+     "app.py:2:43", "`DataCenter.US_GA_2` is not a member of DataCenter", "DataCenter.US_CA_2"),
+    ("from runpod_flash import CudaVersion, Endpoint\n"
+     "@Endpoint(name='e', min_cuda_version=CudaVersion.V99_9)\ndef f(): ...\n",
+     "app.py:2:50", "`CudaVersion.V99_9` is not a member of CudaVersion", "CudaVersion.V12_9"),
+    ("from runpod_flash import Endpoint, FlashBoot\n"
+     "@Endpoint(name='e')\ndef f(): ...\n",
+     "app.py:1:36", "`FlashBoot` is not a name runpod-flash", None),
+    ("from runpod_flash import Endpoint\n"
+     "@Endpoint(name='e')\ndef f():\n    from runpod_flash import GpuGroups\n",
+     "app.py:4:30", "`GpuGroups` is not a name runpod-flash", "`GpuGroup`"),
+])
+def test_names_the_sdk_lacks_fail_at_their_place(source, where, fragment, suggestion):
+    error = scan_error(source)
+    assert str(error.location) == where
+    assert fragment in error.message and "fails on the worker" in error.message
+    if suggestion:
+        assert f"Did you mean {suggestion}?" in error.message
