@@ -61,7 +61,10 @@ def _functions(resource: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _compute(resource: dict[str, Any]) -> str:
-    ids = _joined(resource.get("gpuIds") or resource.get("instanceIds"))
+    """``GPU AMPERE_80, ADA_24``: the GPUs as declared (``gpus``; ``gpuIds`` was a list in
+    manifests before it became the SDK's pool string) or the CPU instances."""
+    declared = resource.get("gpus") or resource.get("gpuIds") or resource.get("instanceIds")
+    ids = declared if isinstance(declared, str) else _joined(declared)
     return f"{str(resource.get('compute', '?')).upper()} {ids}".rstrip()
 
 

@@ -17,6 +17,7 @@ from typing import Any
 from .. import __version__
 from .._util.files import file_sha256
 from ..records import BuildPlan, PlannedEndpoint, PlannedFunction, ProjectFile, RenderedFile
+from ..source.deployment import deployment_fields
 from ..source.modules import module_name
 
 MANIFEST_FILE = "flash_manifest.json"
@@ -57,19 +58,14 @@ def _function_entry(planned: PlannedFunction, load_balanced: bool) -> dict[str, 
 def _resource_entry(endpoint: PlannedEndpoint, python_version: str) -> dict[str, Any]:
     config = endpoint.config
     entry: dict[str, Any] = {
-        "resource_type": config.resource_type,
+        **deployment_fields(config, endpoint.image_name),
         "file_path": endpoint.declared_at.path,
         "module_path": module_name(endpoint.declared_at.path),
         "functions": [_function_entry(f, config.load_balanced) for f in endpoint.functions],
         "is_load_balanced": config.load_balanced,
         "makes_remote_calls": bool(endpoint.calls),
         "handler_file": endpoint.handler_file,
-        "imageName": endpoint.image_name,
         "compute": config.compute,
-        "workersMin": config.workers_min,
-        "workersMax": config.workers_max,
-        "idleTimeout": config.idle_timeout,
-        "env": dict(config.env),
         "target_python_version": python_version,
         "dependencies": list(endpoint.dependencies),
         "system_dependencies": list(endpoint.system_dependencies),
@@ -78,9 +74,7 @@ def _resource_entry(endpoint: PlannedEndpoint, python_version: str) -> dict[str,
         "calls": list(endpoint.calls),
     }
     if config.compute == "gpu":
-        entry["gpuIds"] = list(config.gpu_ids)
-    else:
-        entry["instanceIds"] = list(config.instance_ids)
+        entry["gpus"] = list(config.gpu_ids)  # as declared; gpuIds is the SDK's pool string
     return entry
 
 

@@ -25,6 +25,7 @@ from ..records import (
     to_json,
 )
 from . import symbols
+from .sdk_rules import check_deploy_settings
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -243,6 +244,7 @@ def endpoint_config(call: StaticCall, *, load_balanced: bool) -> EndpointConfig:
     else:
         compute = "gpu"
         gpu_ids = _gpu_ids(args, "gpu") if args.has("gpu") else (symbols.DEFAULT_GPU,)
+    check_deploy_settings(args, compute=compute, instance_ids=instance_ids, legacy=False)
     workers_min, workers_max = _workers(args)
     return EndpointConfig(
         name=name,
@@ -276,7 +278,7 @@ def resource_config(call: StaticCall) -> EndpointConfig:
     elif args.has("gpus"):
         gpu_ids = _gpu_ids(args, "gpus")
     elif args.has("gpuIds"):
-        raw = args.take("gpuIds")
+        raw = args.values["gpuIds"]  # stays in settings: the SDK keeps the string as written
         if not isinstance(raw, str) or not raw.strip():
             raise args.error("gpuIds", f"`gpuIds` must be a comma-separated string, got {raw!r}.")
         gpu_ids = tuple(part.strip() for part in raw.split(",") if part.strip())
@@ -284,8 +286,8 @@ def resource_config(call: StaticCall) -> EndpointConfig:
         gpu_ids = (symbols.DEFAULT_GPU,)
     if compute == "cpu" and (args.has("gpus") or args.has("gpuIds")):
         raise args.error("gpus", f"{call.callee} runs on CPU; `gpus`/`gpuIds` do not apply.")
-    for gpu_option in ("gpus", "gpuIds"):
-        args.take(gpu_option)
+    args.take("gpus")
+    check_deploy_settings(args, compute=compute, instance_ids=instance_ids, legacy=True)
     low = args.take_int("workersMin", symbols.DEFAULT_WORKERS[0])
     high = args.take_int("workersMax", symbols.DEFAULT_WORKERS[1])
     _check_worker_range(args, "workersMax", low, high)

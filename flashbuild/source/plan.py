@@ -27,6 +27,7 @@ from ..records import (
     ScanResult,
 )
 from . import symbols
+from .deployment import deployment_fields
 
 NO_ENDPOINTS_HINT = (
     "Decorate a module-level function or class with @Endpoint(name=...) imported from "
@@ -216,23 +217,32 @@ def _calls(decl: FunctionDecl, registry: Mapping[str, FunctionDecl], modules: Co
     return tuple(sorted(called))
 
 
+# Fields of deployment_fields() that do not define the endpoint: env changes without
+# recreating it, and is_live_resource follows resource_type.
+_NOT_IDENTITY = ("env", "is_live_resource")
+
+
 def config_hash(config: EndpointConfig, *, dependencies: Iterable[str],
                 system_dependencies: Iterable[str], image: str) -> str:
-    """sha256 of the canonical JSON of everything that defines an endpoint except ``env``."""
-    identity = {
-        "name": config.name,
-        "resource_type": config.resource_type,
-        "load_balanced": config.load_balanced,
-        "compute": config.compute,
-        "gpu_ids": list(config.gpu_ids),
-        "instance_ids": list(config.instance_ids),
-        "workers": [config.workers_min, config.workers_max],
-        "idle_timeout": config.idle_timeout,
-        "dependencies": list(dependencies),
-        "system_dependencies": list(system_dependencies),
-        "settings": dict(config.settings),
-        "image": image,
+    """sha256 of the canonical JSON of everything that defines an endpoint except ``env``.
+
+    Those are manifest fields of the resource (see the README's recipe): what
+    the SDK deploys from, and what flashbuild records of the declaration.
+    """
+    identity: dict[str, object] = {
+        key: value for key, value in deployment_fields(config, image).items()
+        if key not in _NOT_IDENTITY
     }
+    identity.update(
+        name=config.name,
+        is_load_balanced=config.load_balanced,
+        compute=config.compute,
+        dependencies=list(dependencies),
+        system_dependencies=list(system_dependencies),
+        settings=dict(config.settings),
+    )
+    if config.compute == "gpu":
+        identity["gpus"] = list(config.gpu_ids)
     canonical = json.dumps(identity, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 

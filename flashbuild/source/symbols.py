@@ -72,6 +72,20 @@ RESOURCE_CLASSES: dict[str, ResourceClass] = {
     )
 }
 
+# The class the SDK's build makes of an ``Endpoint`` of each kind (compute, load-balanced).
+LIVE_CLASSES = {
+    ("gpu", False): "LiveServerless",
+    ("cpu", False): "CpuLiveServerless",
+    ("gpu", True): "LiveLoadBalancer",
+    ("cpu", True): "CpuLiveLoadBalancer",
+}
+
+
+def sdk_resource_type(declared: str, compute: str, load_balanced: bool) -> str:
+    """The ``resource_type`` the SDK records: an Endpoint's Live class, else the class used."""
+    return LIVE_CLASSES[(compute, load_balanced)] if declared == ENDPOINT else declared
+
+
 # Classes whose calls may appear inside a static value (``template=PodTemplate(...)``).
 VALUE_CLASSES = frozenset({"PodTemplate", "NetworkVolume"})
 
@@ -80,10 +94,14 @@ STATIC_CALLABLES = frozenset({ENDPOINT}) | frozenset(RESOURCE_CLASSES) | VALUE_C
 
 KNOWN_SYMBOLS = EXPORTS
 
-DEFAULT_CPU_INSTANCE = "cpu3g-2-8"  # what the SDK's CPU classes default to
-DEFAULT_GPU = "any"
-DEFAULT_WORKERS = (0, 1)
-DEFAULT_IDLE_TIMEOUT = 60
+# What the SDK's classes fill in when a declaration leaves a field out.
+DEPLOYMENT: dict[str, Any] = _TABLE["deployment"]
+ENDPOINT_DEFAULTS: dict[str, Any] = DEPLOYMENT["endpoint_defaults"]
+DEFAULT_CPU_INSTANCE: str = DEPLOYMENT["cpu_default_instances"][0]
+DEFAULT_GPU = GPU_GROUPS["ANY"]
+DEFAULT_WORKERS = (int(_TABLE["constants"]["DEFAULT_WORKERS_MIN"]),
+                   int(_TABLE["constants"]["DEFAULT_WORKERS_MAX"]))
+DEFAULT_IDLE_TIMEOUT: int = ENDPOINT_DEFAULTS["idle_timeout"]
 
 # Image names of the reference tool; the tag carries the target Python.
 IMAGE_REPOSITORIES = {

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 
 import jsonschema
@@ -10,6 +9,7 @@ import pytest
 
 from flashbuild.render.manifest import manifest_schema
 
+from ..support.generated_apps import config_hash_of
 from ..support.helpers import archive_text, build_project
 
 QUEUE_GPU = "runpod/flash:py3.12-latest"
@@ -28,14 +28,26 @@ def function(name, module, location, *, is_async=False, calls=(), route=None, me
     return entry
 
 
-def resource(name, file_path, functions, *, image, resource_type="Endpoint", gpu=None, cpu=None,
-             workers=(0, 1), idle=60, env=None, deps=(), system=(), settings=None, calls=()):
+# What runpod-flash 1.21.0's own build writes (GpuGroup.all(), DataCenter.all()).
+ANY_POOLS = ("ADA_24,ADA_32_PRO,ADA_48_PRO,ADA_80_PRO,AMPERE_16,AMPERE_24,AMPERE_48,AMPERE_80,"
+             "BLACKWELL_180,BLACKWELL_96,HOPPER_141")
+ALL_DATA_CENTERS = ("US-CA-2,US-IL-1,US-KS-2,US-MO-1,US-MO-2,US-NC-2,US-NE-1,US-WA-1,EU-CZ-1,"
+                    "EU-RO-1,EUR-NO-1")
+LIVE = {QUEUE_GPU: "LiveServerless", QUEUE_CPU: "CpuLiveServerless", LB_GPU: "LiveLoadBalancer",
+        LB_CPU: "CpuLiveLoadBalancer"}
+
+
+def resource(name, file_path, functions, *, image, legacy=False, gpu=None, pools=ANY_POOLS,
+             cpu=None, disk=64, workers=(0, 1), idle=60, env=None, deps=(), system=(),
+             settings=None, calls=()):
+    load_balanced = image.startswith("runpod/flash-lb")
     entry = {
-        "resource_type": resource_type,
+        "resource_type": LIVE[image],
+        "is_live_resource": True,
         "file_path": file_path,
         "module_path": file_path.removesuffix(".py").removesuffix("/__init__").replace("/", "."),
         "functions": functions,
-        "is_load_balanced": image.startswith("runpod/flash-lb"),
+        "is_load_balanced": load_balanced,
         "makes_remote_calls": bool(calls),
         "handler_file": f"handler_{name}.py",
         "imageName": image,
@@ -43,6 +55,10 @@ def resource(name, file_path, functions, *, image, resource_type="Endpoint", gpu
         "workersMin": workers[0],
         "workersMax": workers[1],
         "idleTimeout": idle,
+        "scalerType": "REQUEST_COUNT" if load_balanced else "QUEUE_DELAY",
+        "scalerValue": 4,
+        "template": {"advancedStart": False, "containerDiskInGb": disk,
+                     "containerRegistryAuthId": "", "dockerArgs": "", "startScript": ""},
         "env": env or {},
         "target_python_version": "3.12",
         "dependencies": list(deps),
@@ -53,51 +69,54 @@ def resource(name, file_path, functions, *, image, resource_type="Endpoint", gpu
     if cpu:
         entry["instanceIds"] = list(cpu)
     else:
-        entry["gpuIds"] = list(gpu or ["any"])
+        entry.update(gpus=list(gpu or ["any"]), gpuIds=pools, minCudaVersion="12.8")
+        if not legacy:  # an Endpoint on GPU may run in every data center
+            entry["locations"] = ALL_DATA_CENTERS
     return entry
 
 
 EXPECTED_RESOURCES = {
     "alias-ep": resource(
         "alias-ep", "aliases.py", [function("alias_function", "aliases", "aliases.py:8:1")],
-        image=QUEUE_GPU, gpu=["NVIDIA GeForce RTX 4090"]),
+        image=QUEUE_GPU, gpu=["NVIDIA GeForce RTX 4090"], pools="ADA_24"),
     "module-alias": resource(
         "module-alias", "aliases.py",
         [function("module_alias_function", "aliases", "aliases.py:13:1", is_async=True)],
-        image=QUEUE_CPU, cpu=["cpu5c-4-8"], workers=(1, 3)),
+        image=QUEUE_CPU, cpu=["cpu5c-4-8"], disk=60, workers=(1, 3)),
     "constants": resource(
         "constants", "constants.py",
         [function("with_constants", "constants", "constants.py:15:1")],
-        image=QUEUE_GPU, gpu=["AMPERE_80", "ADA_24"], workers=(1, 3), idle=300,
+        image=QUEUE_GPU, gpu=["AMPERE_80", "ADA_24"], pools="ADA_24,AMPERE_80", workers=(1, 3),
+        idle=300,
         env={"LOG_LEVEL": "debug", "MODE": "prod"}, deps=["httpx", "requests>=2.31", "rich"],
         system=["ffmpeg", "libsndfile1"], settings={"execution_timeout_ms": 60000}),
     "tuples": resource(
         "tuples", "constants.py", [function("with_tuples", "constants", "constants.py:29:1")],
-        image=QUEUE_CPU, cpu=["cpu3c-2-4", "cpu3g-4-16"], workers=(0, 5),
+        image=QUEUE_CPU, cpu=["cpu3c-2-4", "cpu3g-4-16"], disk=20, workers=(0, 5),
         deps=["numpy", "pyyaml"]),
     "legacy-gpu": resource(
         "legacy-gpu", "legacy.py",
         [function("legacy_generate", "legacy", "legacy.py:26:1", is_async=True)],
-        image=QUEUE_GPU, resource_type="LiveServerless", gpu=["AMPERE_48"], workers=(0, 4),
+        image=QUEUE_GPU, legacy=True, gpu=["AMPERE_48"], pools="AMPERE_48", workers=(0, 4),
         idle=30, env={"HF_HOME": "/runpod-volume"}, deps=["diffusers", "torch"],
         system=["git"]),
     "legacy-cpu": resource(
         "legacy-cpu", "legacy.py", [function("legacy_resize", "legacy", "legacy.py:31:1")],
-        image=QUEUE_CPU, resource_type="CpuLiveServerless", cpu=["cpu3g-1-4"], deps=["pillow"]),
+        image=QUEUE_CPU, legacy=True, cpu=["cpu3g-1-4"], disk=10, deps=["pillow"]),
     "legacy-lb": resource(
         "legacy-lb", "legacy.py",
         [function("legacy_route", "legacy", "legacy.py:36:1", is_async=True,
                   calls=["legacy-gpu"], route="POST /generate"),
          function("legacy_status", "legacy", "legacy.py:43:1", route="GET /status")],
-        image=LB_GPU, resource_type="LiveLoadBalancer", calls=["legacy-gpu"]),
+        image=LB_GPU, legacy=True, calls=["legacy-gpu"]),
     "legacy-cpu-lb": resource(
         "legacy-cpu-lb", "legacy.py",
         [function("legacy_delete", "legacy", "legacy.py:48:1", route="DELETE /items/{item_id}")],
-        image=LB_CPU, resource_type="CpuLiveLoadBalancer", cpu=["cpu3g-2-8"]),
+        image=LB_CPU, legacy=True, cpu=["cpu3g-2-8"], disk=20),
     "package-init": resource(
         "package-init", "pkg/__init__.py",
         [function("package_function", "pkg", "pkg/__init__.py:6:1", calls=["embedder"])],
-        image=QUEUE_CPU, cpu=["cpu3c-1-2"], calls=["embedder"]),
+        image=QUEUE_CPU, cpu=["cpu3c-1-2"], disk=10, calls=["embedder"]),
     "embedder": resource(
         "embedder", "pkg/sub/models.py",
         [function("Embedder", "pkg.sub.models", "pkg/sub/models.py:6:1",
@@ -112,7 +131,7 @@ EXPECTED_RESOURCES = {
          function("delete_item", "routes", "routes.py:25:1", route="DELETE /items/{item_id}"),
          function("patch_item", "routes", "routes.py:30:1", is_async=True,
                   route="PATCH /items/{item_id}")],
-        image=LB_CPU, cpu=["cpu3c-2-4"], workers=(1, 2), calls=["embedder"]),
+        image=LB_CPU, cpu=["cpu3c-2-4"], disk=20, workers=(1, 2), calls=["embedder"]),
 }
 
 
@@ -179,23 +198,7 @@ def test_config_hash_matches_documented_recipe(forms_build):
     """The README's recipe, applied to the manifest's own fields, gives each config_hash."""
     _, result = forms_build
     for name, resource in result.manifest["resources"].items():
-        identity = {
-            "name": name,
-            "resource_type": resource["resource_type"],
-            "load_balanced": resource["is_load_balanced"],
-            "compute": resource["compute"],
-            "gpu_ids": resource.get("gpuIds", []),
-            "instance_ids": resource.get("instanceIds", []),
-            "workers": [resource["workersMin"], resource["workersMax"]],
-            "idle_timeout": resource["idleTimeout"],
-            "dependencies": resource["dependencies"],
-            "system_dependencies": resource["system_dependencies"],
-            "settings": resource["settings"],
-            "image": resource["imageName"],
-        }
-        canonical = json.dumps(identity, sort_keys=True, separators=(",", ":"),
-                               ensure_ascii=False)
-        assert resource["config_hash"] == hashlib.sha256(canonical.encode()).hexdigest(), name
+        assert resource["config_hash"] == config_hash_of(name, resource), name
 
 
 def test_schema_rejects_broken_manifests(forms_build):

@@ -76,7 +76,8 @@ def test_diff_lists_created_removed_and_updated_endpoints(project, snapshot):
         "  updated       gpu-worker\n"
         '                  calls: ["cpu-worker"] -> []\n'
         '                  function classify: calls ["cpu-worker"] -> []\n'
-        '                  gpuIds: ["AMPERE_80"] -> ["AMPERE_80", "ADA_24"]\n'
+        '                  gpuIds: "AMPERE_80" -> "ADA_24,AMPERE_80"\n'
+        '                  gpus: ["AMPERE_80"] -> ["AMPERE_80", "ADA_24"]\n'
         "                  makes_remote_calls: true -> false\n"
         "                  workersMax: 3 -> 4\n"
         "                  workersMin: 0 -> 1\n"

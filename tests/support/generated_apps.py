@@ -19,6 +19,7 @@ from pathlib import Path
 from hypothesis import strategies as st
 
 from flashbuild.source import symbols
+from flashbuild.source.deployment import gpu_ids_string
 
 MODULE_PATHS = ("app.py", "workers/gpu_tasks.py", "pkg/__init__.py", "pkg/sub/models.py")
 REQUIREMENTS = ("numpy", "requests>=2.31", "pandas==2.2.*", "torch[cuda]>=2.4", "rich",
@@ -141,7 +142,7 @@ def endpoints(draw, name: str, counter: list[int]) -> EndpointSpec:
         endpoint.system_dependencies = tuple(
             draw(st.lists(st.sampled_from(SYSTEM_PACKAGES), max_size=2)))
         endpoint.positional_name = draw(st.booleans())
-    endpoint.idle_timeout = draw(st.none() | st.integers(0, 3600))
+    endpoint.idle_timeout = draw(st.none() | st.integers(1, 3600))  # the SDK's range
     endpoint.env = draw(env_dicts)
     endpoint.timeout_ms = draw(st.none() | st.integers(0, 600_000))
 
@@ -328,6 +329,24 @@ def _unique(values) -> list:
     return list(dict.fromkeys(values))
 
 
+def _sdk_fields(form: str, compute: str, load_balanced: bool, ids: list[str]) -> dict:
+    """The fields only the SDK's vocabulary decides, for an endpoint without such settings."""
+    disk = 64
+    if compute == "cpu":
+        disk = min(symbols.DEPLOYMENT["cpu_max_disk_gb"][i] for i in ids)
+    fields = {
+        "scalerType": "REQUEST_COUNT" if load_balanced else "QUEUE_DELAY", "scalerValue": 4,
+        "template": {"advancedStart": False, "containerDiskInGb": disk,
+                     "containerRegistryAuthId": "", "dockerArgs": "", "startScript": ""},
+    }
+    if compute == "cpu":
+        return {**fields, "instanceIds": ids}
+    fields.update(gpus=ids, gpuIds=gpu_ids_string(ids), minCudaVersion="12.8")
+    if form != "remote":
+        fields["locations"] = ",".join(symbols.DEPLOYMENT["all_datacenters"])
+    return fields
+
+
 def expected_resources(app: AppSpec, lines_of: dict[str, int], python: str = "3.12") -> dict:
     """The manifest's ``resources``, computed from the spec alone."""
     endpoint_of = {f.name: e.name for e in app.endpoints for f in e.functions}
@@ -362,25 +381,37 @@ def expected_resources(app: AppSpec, lines_of: dict[str, int], python: str = "3.
             ids = _unique(ids) or [symbols.DEFAULT_CPU_INSTANCE]
         else:
             ids = _unique(GPU_ENUMS[enum][m] for enum, m in endpoint.gpus or ()) or ["any"]
-        identity = {
-            "name": endpoint.name, "resource_type": endpoint.resource, "load_balanced": lb,
-            "compute": compute, "gpu_ids": ids if compute == "gpu" else [],
-            "instance_ids": ids if compute == "cpu" else [], "workers": [low, high],
-            "idle_timeout": 60 if endpoint.idle_timeout is None else endpoint.idle_timeout,
-            "dependencies": dependencies, "system_dependencies": system, "settings": settings,
-            "image": image,
-        }
-        canonical = json.dumps(identity, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        resource_type = symbols.sdk_resource_type(endpoint.resource, compute, lb)
+        idle = 60 if endpoint.idle_timeout is None else endpoint.idle_timeout
         resources[endpoint.name] = {
-            "resource_type": endpoint.resource, "file_path": endpoint.path,
+            "resource_type": resource_type, "file_path": endpoint.path,
+            "is_live_resource": resource_type in symbols.LIVE_CLASSES.values(),
             "module_path": module_of(endpoint.path), "functions": functions,
             "is_load_balanced": lb, "makes_remote_calls": bool(all_calls),
             "handler_file": f"handler_{endpoint.name}.py", "imageName": image,
-            "compute": compute, "gpuIds" if compute == "gpu" else "instanceIds": ids,
-            "workersMin": low, "workersMax": high, "idleTimeout": identity["idle_timeout"],
+            "compute": compute, **_sdk_fields(endpoint.form, compute, lb, ids),
+            "workersMin": low, "workersMax": high, "idleTimeout": idle,
             "env": dict(endpoint.env), "target_python_version": python,
             "dependencies": dependencies, "system_dependencies": system, "settings": settings,
-            "config_hash": hashlib.sha256(canonical.encode()).hexdigest(),
             "calls": sorted(all_calls),
         }
+    for name, resource in resources.items():
+        resource["config_hash"] = config_hash_of(name, resource)
     return resources
+
+
+# The README's config_hash recipe: these fields of a resource, where present, and its name.
+CONFIG_FIELDS = (
+    "resource_type", "is_load_balanced", "compute", "gpus", "gpuIds", "instanceIds",
+    "workersMin", "workersMax", "idleTimeout", "scalerType", "scalerValue", "minCudaVersion",
+    "locations", "imageName", "templateId", "template", "networkVolumes", "networkVolumeId",
+    "max_concurrency", "python_version", "dependencies", "system_dependencies", "settings",
+)
+
+
+def config_hash_of(name: str, resource: dict) -> str:
+    """The README's recipe applied to a manifest resource."""
+    identity = {key: resource[key] for key in CONFIG_FIELDS if key in resource}
+    identity["name"] = name
+    canonical = json.dumps(identity, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()

@@ -291,10 +291,15 @@ def hash_of(options: str = "", python_version: str = "3.12") -> str:
 
 def test_config_hash_follows_the_documented_recipe():
     canonical = (
-        '{"compute":"gpu","dependencies":[],"gpu_ids":["any"],"idle_timeout":60,'
-        '"image":"runpod/flash:py3.12-latest","instance_ids":[],"load_balanced":false,'
-        '"name":"e","resource_type":"Endpoint","settings":{},"system_dependencies":[],'
-        '"workers":[0,1]}'
+        '{"compute":"gpu","dependencies":[],"gpuIds":"ADA_24,ADA_32_PRO,ADA_48_PRO,ADA_80_PRO,'
+        'AMPERE_16,AMPERE_24,AMPERE_48,AMPERE_80,BLACKWELL_180,BLACKWELL_96,HOPPER_141",'
+        '"gpus":["any"],"idleTimeout":60,"imageName":"runpod/flash:py3.12-latest",'
+        '"is_load_balanced":false,"locations":"US-CA-2,US-IL-1,US-KS-2,US-MO-1,US-MO-2,'
+        'US-NC-2,US-NE-1,US-WA-1,EU-CZ-1,EU-RO-1,EUR-NO-1","minCudaVersion":"12.8","name":"e",'
+        '"resource_type":"LiveServerless","scalerType":"QUEUE_DELAY","scalerValue":4,'
+        '"settings":{},"system_dependencies":[],"template":{"advancedStart":false,'
+        '"containerDiskInGb":64,"containerRegistryAuthId":"","dockerArgs":"","startScript":""},'
+        '"workersMax":1,"workersMin":0}'
     )
     assert hash_of() == hashlib.sha256(canonical.encode()).hexdigest()
     assert hash_of() == hash_of()  # stable
