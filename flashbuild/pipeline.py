@@ -25,7 +25,7 @@ from .artifact.members import ArchiveMember, members_from_project_files, members
 from .artifact.write import write_artifact
 from .checks.run import enforce, import_findings, source_findings
 from .config.build_config import BuildConfig
-from .config.images import check_images
+from .config.images import check_app_modules, check_images
 from .deps.dry_run import dry_run_report
 from .deps.records import DryRunReport, InstalledDependencies, Lock
 from .deps.sizes import size_error
@@ -187,6 +187,7 @@ def _plan(config: BuildConfig, scan: ScanResult) -> BuildPlan:
     plan = build_plan(scan, project_name=config.project_name,
                       python_version=config.python_version)
     check_images(config.images, plan)
+    check_app_modules(config.images, (module.path for module in scan.modules))
     return plan
 
 

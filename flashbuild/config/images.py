@@ -25,10 +25,10 @@ versions unless the list names it.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
@@ -83,6 +83,7 @@ class ImageTable:
     # kind -> the packages [tool.flash.images] says it has instead of the profile's own
     overrides: tuple[tuple[str, tuple[ProvidedPackage, ...]], ...] = ()
     pythons: tuple[tuple[str, tuple[str, ...]], ...] = ()  # kind -> the release's Pythons
+    app_modules: tuple[str, ...] = ()  # the image's own modules in /app, where the artifact goes
 
     def for_kind(self, kind: str) -> BaseImage:
         for image in self.images:
@@ -134,6 +135,33 @@ def check_images(table: ImageTable, plan: BuildPlan) -> None:
             )
         if endpoint.calls:
             _check_remote_calls(table, image, endpoint)
+
+
+def check_app_modules(table: ImageTable, shipped_paths: Iterable[str]) -> None:
+    """Raise if a shipped top-level module or package is named like one of the image's own.
+
+    The worker unpacks the artifact into /app over the image's modules, after it
+    has imported several of them: the project's file is shadowed (or replaces
+    the worker's code), and its importers get the wrong module.
+    """
+    own = set(table.app_modules)
+    for path in sorted(shipped_paths):
+        parts = PurePosixPath(path).parts
+        if not path.endswith(".py") or len(parts) > 2 or (len(parts) == 2 and
+                                                            parts[1] != "__init__.py"):
+            continue
+        name = parts[0].removesuffix(".py")
+        if name in own:
+            kind = "package" if len(parts) == 2 else "module"
+            raise SourceCodeError(
+                f"the project's {kind} `{name}` ({path}) is named like the worker image's own "
+                f"/app/{name}.py (release {table.release}); the worker imports its own before "
+                f"it unpacks the artifact over it, so `import {name}` on the worker does not "
+                "get the project's code.",
+                location=SourceLocation(path=path),
+                hint=f"Rename {path} (and the imports of it); the image's own modules are "
+                f"{', '.join(table.app_modules)}.",
+            )
 
 
 def _check_remote_calls(table: ImageTable, image: BaseImage, endpoint: PlannedEndpoint) -> None:
@@ -213,7 +241,8 @@ def image_table(
     pythons = tuple((kind, tuple(sorted(profile.get("images", {}).get(kind, {}))))
                     for kind in KINDS)
     return ImageTable(release=release, python=python, images=tuple(images),
-                      overrides=tuple(sorted(replaced.items())), pythons=pythons)
+                      overrides=tuple(sorted(replaced.items())), pythons=pythons,
+                      app_modules=tuple(profile.get("app_modules", ())))
 
 
 def _overrides(overrides: Mapping[str, object]) -> dict[str, tuple[ProvidedPackage, ...]]:

@@ -26,6 +26,12 @@ CASES = [
     ("duplicate-function-name", "b.py:4:1",
      "function name `process` is used by endpoint 'first' (a.py:4:1) and endpoint 'second'",
      ("a.py:4:1",)),
+    ("image-module", "constants.py",
+     "the project's module `constants` (constants.py) is named like the worker image's own "
+     "/app/constants.py (release wheelhouse-1)", ()),
+    ("image-package", "logger/__init__.py",
+     "the project's package `logger` (logger/__init__.py) is named like the worker image's own "
+     "/app/logger.py", ()),
     ("bad-method", "app.py:6:1", "HTTP method 'FETCH' of `items` is not supported", ()),
     ("path-without-slash", "app.py:6:1", "route path 'items' of `items` must start with '/'", ()),
     ("reserved-ping", "app.py:6:1", "route path '/ping' of `ping` is reserved", ()),

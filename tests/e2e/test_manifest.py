@@ -84,14 +84,15 @@ EXPECTED_RESOURCES = {
         [function("module_alias_function", "aliases", "aliases.py:13:1", is_async=True)],
         image=QUEUE_CPU, cpu=["cpu5c-4-8"], disk=60, workers=(1, 3)),
     "constants": resource(
-        "constants", "constants.py",
-        [function("with_constants", "constants", "constants.py:15:1")],
+        "constants", "static_values.py",
+        [function("with_constants", "static_values", "static_values.py:15:1")],
         image=QUEUE_GPU, gpu=["AMPERE_80", "ADA_24"], pools="ADA_24,AMPERE_80", workers=(1, 3),
         idle=300,
         env={"LOG_LEVEL": "debug", "MODE": "prod"}, deps=["httpx", "requests>=2.31", "rich"],
         system=["ffmpeg", "libsndfile1"], settings={"execution_timeout_ms": 60000}),
     "tuples": resource(
-        "tuples", "constants.py", [function("with_tuples", "constants", "constants.py:29:1")],
+        "tuples", "static_values.py",
+        [function("with_tuples", "static_values", "static_values.py:29:1")],
         image=QUEUE_CPU, cpu=["cpu3c-2-4", "cpu3g-4-16"], disk=20, workers=(0, 5),
         deps=["numpy", "pyyaml"]),
     "legacy-gpu": resource(

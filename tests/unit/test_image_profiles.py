@@ -108,3 +108,29 @@ def test_an_unknown_release_is_a_usage_error():
 ])
 def test_top_level_modules_of_a_wheel(paths, modules):
     assert load_tool("wheel_modules").modules_of(paths) == modules
+
+
+def test_each_release_lists_the_image_s_own_modules():
+    newest = image_table(release="1.6.0", profiles_dir=PROFILES_DIR).app_modules
+    older = image_table(release="1.4.1", profiles_dir=PROFILES_DIR).app_modules
+    assert {"handler", "lb_handler", "constants", "logger", "version", "unpack_volume"} <= set(
+        older) <= set(newest)
+    assert "sitecustomize" in newest and "sitecustomize" not in older
+
+
+@pytest.mark.parametrize(("paths", "clash"), [
+    (["app.py", "constants.py"], "constants.py"),
+    (["app.py", "version/__init__.py", "version/data.py"], "version/__init__.py"),
+    (["app.py", "pkg/constants.py", "pkg/__init__.py", "logger.txt", "lb_handlers.py"], None),
+])
+def test_a_top_level_module_named_like_the_image_s_own_is_refused(paths, clash):
+    from flashbuild.config.images import check_app_modules
+    from flashbuild.errors import SourceCodeError
+
+    table = image_table(release="1.6.0", profiles_dir=PROFILES_DIR)
+    if clash is None:
+        check_app_modules(table, paths)
+        return
+    with pytest.raises(SourceCodeError, match="is named like the worker image's own") as info:
+        check_app_modules(table, paths)
+    assert info.value.location is not None and info.value.location.path == clash

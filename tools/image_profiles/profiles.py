@@ -160,6 +160,7 @@ def profile(folder: Path, *, with_modules: bool = True) -> dict[str, Any]:
         _add_modules(images)
     return {"release": release["release"], "date": release["date"],
             "generator": "tools/image_profiles/profiles.py", "sources": release["sources"],
+            "app_modules": sorted(release.get("app-modules", [])),
             "images": images}
 
 
