@@ -140,7 +140,8 @@ def _prepare(project_dir: Path, progress: Progress, show: Callable[[str], None],
         progress.close()
     session = Preview(artifact=result.artifact.path, runtime=runtime,
                       log_dir=config.flash_dir / "preview", first_port=port,
-                      startup_timeout=startup_timeout, listener=show)
+                      startup_timeout=startup_timeout, listener=show,
+                      image_modules=config.images.app_modules)
     return session, runtime
 
 

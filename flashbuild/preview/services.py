@@ -1,20 +1,20 @@
 """The endpoints of a preview: their ports, commands and environments, as on a worker.
 
-* queue endpoints: ``python handler_<name>.py --rp_serve_api`` — the real
-  ``runpod`` package serves the handler with its local API server
-  (``POST /run``, ``POST /runsync``; API docs at ``/``);
-* load-balanced endpoints: ``python -m uvicorn handler_<name>:app`` (routes
-  plus ``GET /ping``).
+Each endpoint runs :mod:`flashbuild.preview.worker_boot` with the preview
+runtime's Python, which loads its handler file the way the worker image does
+(by path, as ``handler_<name>`` for a queue endpoint, served by runpod's local
+API server: ``POST /run``, ``POST /runsync``, API docs at ``/``; as
+``user_main`` for a load-balanced one, whose ``app`` uvicorn serves with
+``GET /ping``), with the image's own modules stood in.
 
 Each process runs in the unpacked app with ``PYTHONPATH=<app>:<runtime
-site-packages>``, the endpoint's declared ``env``, and the variables of a
-worker: ``FLASH_RESOURCE_NAME=<endpoint>``, ``FLASH_APP=<project>``,
-``FLASH_ENV=preview`` and ``RUNPOD_POD_ID``. runpod-flash (1.21) runs a
-decorated function in place only when ``RUNPOD_POD_ID`` or
-``RUNPOD_ENDPOINT_ID`` is set and the resource name equals
-``FLASH_RESOURCE_NAME``; otherwise the decorator returns a stub that calls
-RunPod. ``RUNPOD_ENDPOINT_ID`` is left unset, so that ``runpod`` logs plain
-text and the SDK's production code paths that talk to RunPod stay off.
+site-packages>``, the endpoint's declared ``env``, and the variables the SDK
+sets on a worker: ``FLASH_RESOURCE_NAME=<endpoint>``, ``FLASH_APP=<project>``,
+``FLASH_ENV=preview``, ``FLASH_ENDPOINT_TYPE=lb`` for load-balanced endpoints,
+and ``RUNPOD_ENDPOINT_ID``/``RUNPOD_POD_ID`` (marking a worker: runpod-flash
+runs a decorated function in place when its resource name equals
+``FLASH_RESOURCE_NAME``, and sends calls of other endpoints' functions to
+``RUNPOD_ENDPOINT_BASE_URL``, here the preview's router).
 """
 
 from __future__ import annotations
@@ -99,14 +99,15 @@ def plan_services(manifest: Mapping[str, Any], first_port: int, *,
     return tuple(services)
 
 
-def service_command(service: EndpointService, python: Path) -> tuple[str, ...]:
+WORKER_BOOT = Path(__file__).resolve().parent / "worker_boot.py"
+
+
+def service_command(service: EndpointService, python: Path, app_dir: Path,
+                    image_modules: tuple[str, ...] = ()) -> tuple[str, ...]:
     """How the worker image starts the endpoint, bound to this machine only."""
-    if service.load_balanced:
-        module = service.handler_file.removesuffix(".py")
-        return (str(python), "-m", "uvicorn", f"{module}:app",
-                "--host", HOST, "--port", str(service.port))
-    return (str(python), service.handler_file, "--rp_serve_api",
-            "--rp_api_port", str(service.port), "--rp_api_host", HOST)
+    mode = "lb" if service.load_balanced else "queue"
+    return (str(python), str(WORKER_BOOT), mode, str(app_dir), service.handler_file, HOST,
+            str(service.port), *image_modules)
 
 
 def _inherited(name: str) -> bool:
@@ -127,12 +128,15 @@ def service_environment(
         FLASH_RESOURCE_NAME=service.name,
         FLASH_APP=project_name,
         FLASH_ENV=PREVIEW_ENV,
-        RUNPOD_POD_ID=f"{PREVIEW_ENV}-{service.name}",  # marks a worker: run in place
+        RUNPOD_ENDPOINT_ID=f"{PREVIEW_ENV}-{service.name}",  # marks a worker: run in place
+        RUNPOD_POD_ID=f"{PREVIEW_ENV}-{service.name}",
         RUNPOD_ENDPOINT_BASE_URL=router_url,  # cross-endpoint calls -> the local router
         RUNPOD_URL_MIXED_OK="1",  # the other RunPod URLs stay at their defaults on purpose
         PYTHONPATH=os.pathsep.join((str(app_dir), str(site_packages))),
         PYTHONUNBUFFERED="1",
     )
+    if service.load_balanced:
+        environment["FLASH_ENDPOINT_TYPE"] = "lb"
     # The SDK's HTTP client honours proxy variables; the router is local.
     for variable in ("NO_PROXY", "no_proxy"):
         kept = environment.get(variable)

@@ -93,8 +93,10 @@ class Preview:
         startup_timeout: float = STARTUP_TIMEOUT,
         is_free: Callable[[int], bool] = port_is_free,
         listener: CommandListener | None = None,
+        image_modules: tuple[str, ...] = (),
     ) -> None:
         self.artifact, self.runtime, self.log_dir = artifact, runtime, log_dir
+        self.image_modules = image_modules  # the worker image's own modules, stood in
         self.first_port, self.startup_timeout, self.is_free = first_port, startup_timeout, is_free
         self.environ = dict(os.environ if environ is None else environ)
         self.listener = listener
@@ -170,7 +172,7 @@ class Preview:
 
     def _launch(self, service: EndpointService, app_dir: Path) -> None:
         assert self._router is not None
-        command = service_command(service, self.runtime.python)
+        command = service_command(service, self.runtime.python, app_dir, self.image_modules)
         environment = service_environment(
             service, base=self.environ, app_dir=app_dir,
             site_packages=self.runtime.site_packages,

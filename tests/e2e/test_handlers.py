@@ -3,9 +3,11 @@
 Each test builds an app, extracts its artifact and loads one handler in a fresh
 Python process the way a worker does: the extracted root first on
 ``sys.path`` (then the stand-in ``runpod_flash`` of ``tests/support/stubs``),
-the root as working directory, ``handler_<FLASH_RESOURCE_NAME>`` imported by
-name. The process prints JSON that the test compares with exact values, so
-module state never leaks from one test into another.
+the root as working directory, the handler file loaded by its path with the
+functions ``flash preview`` boots endpoints with
+(:mod:`flashbuild.preview.worker_boot`). The process prints JSON that the test
+compares with exact values, so module state never leaks from one test into
+another.
 """
 
 from __future__ import annotations
@@ -25,18 +27,21 @@ from ..support.helpers import build_project
 
 STUBS = REPO_ROOT / "tests" / "support" / "stubs"
 
-# Runs jobs as the runpod worker does (runpod/serverless/modules/rp_job.py,
-# run_job): call handler(job), await an awaitable result, and report an
-# exception by its type and message as the job's error.
+# Runs jobs as the worker image and runpod do: the handler file loaded by path as
+# handler_<name>, its handler wrapped so that awaitables are awaited (the worker's
+# handler.py), and an exception reported by its type and message as the job's error
+# (runpod/serverless/modules/rp_job.py, run_job).
 QUEUE_WORKER = """
-import asyncio, importlib, inspect, json, os, sys
+import asyncio, inspect, json, os, sys
+from flashbuild.preview.worker_boot import load_by_path, queue_handler
 
-module = importlib.import_module("handler_" + os.environ["FLASH_RESOURCE_NAME"])
+name = "handler_" + os.environ["FLASH_RESOURCE_NAME"]
+module = load_by_path(name, os.path.join(os.getcwd(), name + ".py"))
+handler = queue_handler(module)  # as the worker wraps it: awaitables awaited
 
 async def run_job(job):
     try:
-        returned = module.handler(job)
-        output = await returned if inspect.isawaitable(returned) else returned
+        output = await handler(job)
     except Exception as exc:
         return {"error_type": type(exc).__name__, "error_message": str(exc)}
     return {"output": output}
@@ -49,12 +54,15 @@ coroutine = inspect.iscoroutinefunction(module.handler)
 print(json.dumps({"coroutine_handler": coroutine, "results": results}))
 """
 
-# Sends [method, url, raw body or None] requests to the handler's ASGI app.
+# Sends [method, url, raw body or None] requests to the handler's ASGI app, loaded as the
+# worker's lb_handler loads it (as user_main; `app` checked; GET /ping added if missing).
 HTTP_WORKER = """
-import importlib, json, os, sys
+import json, os, sys
 from fastapi.testclient import TestClient
+from flashbuild.preview.worker_boot import load_balanced_app, load_by_path
 
-app = importlib.import_module("handler_" + os.environ["FLASH_RESOURCE_NAME"]).app
+path = os.path.join(os.getcwd(), "handler_" + os.environ["FLASH_RESOURCE_NAME"] + ".py")
+app = load_balanced_app(load_by_path("user_main", path))  # as the worker's lb_handler
 client = TestClient(app, raise_server_exceptions=False)
 results = []
 for method, url, body in json.load(sys.stdin):
@@ -136,7 +144,8 @@ def run_python(root: Path, endpoint: str, args: list[str], stdin: str = "", extr
         capture_output=True, text=True, timeout=120, check=False,
     )
     assert completed.returncode == 0, completed.stderr
-    return completed.stdout.splitlines()[-1]
+    lines = completed.stdout.splitlines()
+    return lines[-1] if lines else ""
 
 
 def run_jobs(root: Path, endpoint: str, jobs: list) -> dict:
@@ -267,23 +276,32 @@ def test_class_is_instantiated_once_and_keeps_its_state_between_jobs(write_proje
     ("endpoint", "arguments", "expected"),
     [("alias-ep", {"x": 1}, 2), ("embedder", {"method": "embed", "text": "ab"}, [2.0])],
 )
-def test_queue_handler_run_as_a_script_starts_the_serverless_worker(
+def test_the_worker_boot_serves_the_wrapped_handler_with_runpod(
     copy_fixture, worker_root, tmp_path, endpoint, arguments, expected
 ):
-    # A stand-in runpod package records what the handler passes to serverless.start.
+    # A stand-in runpod package records what the boot passes to serverless.start.
     fake_runpod = tmp_path / "fake-runpod"
     fake_runpod.mkdir()
     (fake_runpod / "runpod.py").write_text(
-        "import json, sys, types\n\n"
+        "import asyncio, inspect, json, sys, types\n\n"
         "def start(config):\n"
         "    output = config['handler'](json.load(sys.stdin))\n"
-        "    print(json.dumps({'keys': sorted(config), 'output': output}))\n\n"
+        "    if inspect.isawaitable(output):\n"
+        "        output = asyncio.run(output)\n"
+        "    document = {'keys': sorted(config), 'argv': sys.argv[1:], 'output': output}\n"
+        "    print(json.dumps(document))\n\n"
         "serverless = types.SimpleNamespace(start=start)\n"
     )
     root = worker_root(copy_fixture("forms-app"))
-    line = run_python(root, endpoint, [f"handler_{endpoint}.py"], json.dumps(job(arguments)),
+    boot = ("import sys; from flashbuild.preview.worker_boot import main; "
+            f"main(['queue', {str(root)!r}, 'handler_{endpoint}.py', '127.0.0.1', '8123'])")
+    line = run_python(root, endpoint, ["-c", boot], json.dumps(job(arguments)),
                       extra_path=[fake_runpod])
-    assert json.loads(line) == {"keys": ["handler"], "output": expected}
+    assert json.loads(line) == {
+        "keys": ["handler"], "output": expected,
+        "argv": ["--rp_serve_api", "--rp_api_host", "127.0.0.1", "--rp_api_port", "8123"]}
+    # Run as a script, as the images never do, the handler file starts nothing.
+    assert run_python(root, endpoint, [f"handler_{endpoint}.py"], extra_path=[fake_runpod]) == ""
 
 
 # --- load-balanced endpoints ------------------------------------------------------

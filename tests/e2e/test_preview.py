@@ -84,9 +84,16 @@ from runpod_flash import Endpoint
 
 @Endpoint(name="probe", cpu="cpu3c-1-2", env={"GREETING": "hi"})
 def probe(echo: str) -> dict:
+    import sys
+
     keys = ("FLASH_RESOURCE_NAME", "FLASH_APP", "FLASH_ENV", "RUNPOD_POD_ID",
             "RUNPOD_ENDPOINT_ID", "GREETING", "PYTHONPATH")
-    return {"echo": echo, "cwd": os.getcwd(), **{key: os.environ.get(key) for key in keys}}
+    handler = next(name for name in sys.modules if name.startswith("handler_"))
+    main = sys.modules["__main__"].__file__ or ""
+    constants = getattr(sys.modules.get("constants"), "__file__", None)
+    return {"echo": echo, "cwd": os.getcwd(), "handler_module": handler,
+            "main_is_boot": main.endswith("worker_boot.py"), "constants": constants,
+            **{key: os.environ.get(key) for key in keys}}
 '''
 
 
@@ -159,7 +166,7 @@ def test_endpoint_runs_as_on_a_worker_and_stops_with_the_preview(
     project = write_project({"probe.py": PROBE_APP}, name="probe-app")
     artifact = build_project(project).artifact.path
     session = Preview(artifact=artifact, runtime=stand_in_runtime, log_dir=tmp_path / "logs",
-                      first_port=_free_port(), startup_timeout=60)
+                      first_port=_free_port(), startup_timeout=60, image_modules=("constants",))
     with session:
         (endpoint,) = session.endpoints
         app_dir = session.app_dir
@@ -170,7 +177,10 @@ def test_endpoint_runs_as_on_a_worker_and_stops_with_the_preview(
     assert output["echo"] == "x"
     assert (output["FLASH_RESOURCE_NAME"], output["FLASH_APP"], output["FLASH_ENV"]) == (
         "probe", "probe-app", "preview")
-    assert (output["RUNPOD_POD_ID"], output["RUNPOD_ENDPOINT_ID"]) == ("preview-probe", None)
+    assert (output["RUNPOD_POD_ID"], output["RUNPOD_ENDPOINT_ID"]) == ("preview-probe",) * 2
+    # Loaded by path under its own name, never as __main__; the image's modules stood in.
+    assert output["handler_module"] == "handler_probe" and output["main_is_boot"]
+    assert output["constants"] == "/app/constants.py"
     assert output["GREETING"] == "hi"
     assert output["cwd"] == str(app_dir)
     assert output["PYTHONPATH"].split(os.pathsep) == [str(app_dir),
@@ -236,7 +246,7 @@ def test_an_endpoint_that_never_answers_is_stopped_after_the_timeout(
     with pytest.raises(PreviewError, match=r"'slow' .* did not answer within 3 s"):
         session.start()
     assert time.monotonic() - started < 30
-    assert [command.split()[1] for command in announced] == ["handler_probe.py",
+    assert [command.split()[4] for command in announced] == ["handler_probe.py",
                                                              "handler_slow.py"]
     assert len(started_pids) == 2 and all(_gone(pid) for pid in started_pids)
 

@@ -26,6 +26,7 @@ from flashbuild.preview.runtime import (
 )
 from flashbuild.preview.services import (
     HOST,
+    WORKER_BOOT,
     EndpointService,
     allocate_ports,
     plan_services,
@@ -91,18 +92,19 @@ def test_services_follow_the_manifest_by_name():
     assert worker.env == (("MODEL", "tiny"),)
 
 
-def test_commands_are_those_of_the_worker_images_bound_to_localhost():
-    python = Path("/env/bin/python")
+def test_commands_boot_each_endpoint_as_the_worker_image_does(tmp_path):
+    python, app = Path("/env/bin/python"), tmp_path / "app"
     queue_service = EndpointService(name="worker", kind="queue",
                                     handler_file="handler_worker.py", port=8000)
-    assert service_command(queue_service, python) == (
-        "/env/bin/python", "handler_worker.py", "--rp_serve_api",
-        "--rp_api_port", "8000", "--rp_api_host", "127.0.0.1")
+    assert service_command(queue_service, python, app, ("constants", "logger")) == (
+        "/env/bin/python", str(WORKER_BOOT), "queue", str(app), "handler_worker.py",
+        "127.0.0.1", "8000", "constants", "logger")
     lb_service = EndpointService(name="lb-worker", kind="load-balanced",
                                  handler_file="handler_lb-worker.py", port=8001)
-    assert service_command(lb_service, python) == (
-        "/env/bin/python", "-m", "uvicorn", "handler_lb-worker:app",
-        "--host", "127.0.0.1", "--port", "8001")
+    assert service_command(lb_service, python, app) == (
+        "/env/bin/python", str(WORKER_BOOT), "lb", str(app), "handler_lb-worker.py",
+        "127.0.0.1", "8001")
+    assert WORKER_BOOT.is_file()
 
 
 def test_environment_is_a_workers_that_runs_its_own_functions_in_place(tmp_path):
@@ -121,15 +123,15 @@ def test_environment_is_a_workers_that_runs_its_own_functions_in_place(tmp_path)
     assert environment["FLASH_RESOURCE_NAME"] == "worker"
     assert environment["FLASH_APP"] == "shop"
     assert environment["FLASH_ENV"] == "preview"  # ours wins over the declared env
-    assert environment["RUNPOD_POD_ID"] == "preview-worker"
+    assert environment["RUNPOD_POD_ID"] == environment["RUNPOD_ENDPOINT_ID"] == "preview-worker"
+    assert "FLASH_ENDPOINT_TYPE" not in environment  # a queue endpoint
     assert environment["MODEL"] == "tiny"
     assert environment["PYTHONPATH"] == os.pathsep.join(
         (str(tmp_path / "app"), str(tmp_path / "site")))
     assert environment["RUNPOD_ENDPOINT_BASE_URL"] == "http://127.0.0.1:5000/v2"
     assert environment["NO_PROXY"] == "internal.example,127.0.0.1,localhost"
     assert (environment["PATH"], environment["RUNPOD_API_KEY"]) == ("/usr/bin", "key")
-    for dropped in ("VIRTUAL_ENV", "FLASH_IS_LIVE_PROVISIONING", "RUNPOD_ENDPOINT_ID",
-                    "RUNPOD_AI_API_KEY"):
+    for dropped in ("VIRTUAL_ENV", "FLASH_IS_LIVE_PROVISIONING", "RUNPOD_AI_API_KEY"):
         assert dropped not in environment
 
 
