@@ -115,3 +115,10 @@ def test_usage_errors_exit_2(tmp_path, capsys):
                            capsys)
     assert code == UsageError.exit_code
     assert "'not a name' is not a valid package name" in err
+
+
+def test_preview_refuses_a_module_named_like_the_image_s_own(copy_fixture, capsys):
+    project = copy_fixture("bad/image-module")
+    code, _, err = run_cli(["preview", "--no-deps", str(project)], capsys)
+    assert code == SOURCE, err
+    assert "flash: source error: constants.py: the project's module `constants`" in err

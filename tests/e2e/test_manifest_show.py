@@ -150,3 +150,14 @@ def test_errors_and_exit_codes_through_the_flash_command(project, snapshot, caps
         f"flash: configuration error: no such manifest or artifact: {project}/nothing.json\n"
         "  hint: Pass a flash_manifest.json or an artifact (.tar.gz) written by `flash build`.\n"
     )
+
+
+def test_show_reads_a_manifest_written_before_gpu_ids_became_a_pool_string(
+    copy_fixture, snapshot, tmp_path
+):
+    data = json.loads(snapshot(copy_fixture("sdk-app")).read_text())
+    for resource in data["resources"].values():  # as manifests of earlier versions had them
+        if "gpus" in resource:
+            resource["gpuIds"] = resource.pop("gpus")
+    output = invoke("show", write_manifest(tmp_path / "old.json", data)).stdout
+    assert "gpu-groups   queue          GPU AMPERE_80, ADA_24" in output
