@@ -88,3 +88,34 @@ def test_a_cache_entry_is_read_as_data_and_a_bad_one_recomputed(tmp_path):
         assert cached_tuple(entry, SourceReport, compute) == (REPORT,)
     assert len(calls) == 4
     assert json.loads(entry.read_text())["type"].endswith("SourceReport")
+
+
+class _Payload:
+    """Unpickling this runs a command: what a hostile cache entry would hold."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (str(self.marker), "w"))
+
+
+def test_a_pickled_payload_in_the_scan_cache_is_never_run(write_project, tmp_path):
+    import pickle
+
+    from flashbuild.source.files import collect_project_files
+    from flashbuild.source.scan import scan_project
+
+    from ..support.helpers import app, endpoint
+
+    project = write_project(app(endpoint("cpu", [], cpu=True)))
+    files = collect_project_files(project)
+    cache = tmp_path / "cache"
+    fresh = scan_project(files, cache_dir=cache)
+    marker = tmp_path / "ran"
+    for entry in (cache / "scan").rglob("*"):
+        if entry.is_file():
+            entry.write_bytes(pickle.dumps(("x", (_Payload(marker),))))
+            (entry.with_suffix(".pickle")).write_bytes(pickle.dumps(_Payload(marker)))
+    assert scan_project(files, cache_dir=cache) == fresh
+    assert not marker.exists()
