@@ -31,7 +31,7 @@ from . import __version__
 from ._util.files import atomic_write_bytes, file_sha256, staging_directory
 from ._util.records_json import from_data, to_data
 from .config.environment import CACHE_ENV
-from .errors import PackagingError
+from .errors import FlashBuildError, PackagingError
 
 ENTRY_FORMAT = 3
 PART_FILE = "deps.tar.gz"
@@ -109,20 +109,28 @@ class DependencyCache:
     def _entry_dir(self, key: str) -> Path:
         return self.root / "entries" / key[:2] / key
 
-    def lookup(self, key: str) -> CacheEntry | None:
-        """The entry for ``key`` if present and intact; a damaged one is removed."""
+    def lookup(self, key: str, check: Callable[[dict[str, Any], Path], object] | None = None
+               ) -> CacheEntry | None:
+        """The entry for ``key`` if present and intact; a damaged one is removed.
+
+        ``check(data, part_path)`` reads the entry as its user will; if it raises,
+        the entry is damaged: a miss, removed, and reported in ``rebuilt_corrupt``.
+        """
         directory = self._entry_dir(key)
         if not directory.is_dir():
             return None
         try:
             data = json.loads((directory / ENTRY_FILE).read_text(encoding="utf-8"))
             intact = (
-                data.get("format") == ENTRY_FORMAT
+                isinstance(data, dict)
+                and data.get("format") == ENTRY_FORMAT
                 and data.get("key") == key
                 and (directory / PART_FILE).stat().st_size == data["part"]["size"]
                 and file_sha256(directory / PART_FILE) == data["part"]["sha256"]
             )
-        except (OSError, ValueError, KeyError, TypeError):
+            if intact and check is not None:
+                check(data, directory / PART_FILE)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, FlashBuildError):
             intact = False
         if not intact:
             self.rebuilt_corrupt.append(key)

@@ -11,6 +11,7 @@ import click
 
 from .. import pipeline
 from ..config.build_config import BuildConfig
+from ..errors import UsageError
 from .options import dependency_options
 from .preview import run_preview
 from .progress import Progress, command_echo
@@ -52,6 +53,9 @@ def build(ctx: click.Context, project_dir: Path, verbose: int, quiet: bool, dry_
           as_json: bool, then_preview: bool, **options: Any) -> int:
     """Build PROJECT_DIR (default: the current directory) into .flash/artifact.tar.gz."""
     ctx.obj.update(verbose=verbose, json=as_json)
+    if dry_run and then_preview:
+        raise UsageError("--dry-run and --preview cannot be combined: a dry run builds nothing "
+                         "to preview.", hint="Drop one of them.")
     config = BuildConfig.create(project_dir=project_dir, **options)
     show_command = command_echo(verbose, quiet)
     if dry_run:

@@ -30,6 +30,8 @@ from .pyproject import PYPROJECT, ToolSettings, project_name, read_pyproject, to
 
 FLASH_DIR = ".flash"
 DEFAULT_OUTPUT = Path(FLASH_DIR) / "artifact.tar.gz"
+# The glibc levels uv's --python-platform names (x86_64-manylinux_2_N).
+GLIBC_MINORS = (17, 28, *range(31, 41))
 DEFAULT_MAX_SIZE = 1_500_000_000  # bytes of the compressed artifact: 1.5 GB
 DEFAULT_COMPRESSION_LEVEL = 6
 _PYPROJECT_LOCATION = SourceLocation(path=PYPROJECT)
@@ -103,7 +105,7 @@ class BuildConfig:
         python_version = _python_version(python_version, settings)
         return cls(
             project_dir=project,
-            output=_output_path(project, output),
+            output=_output_path(project, output, manifest_output),
             python_version=python_version,
             no_deps=no_deps,
             keep_build=keep_build,
@@ -143,11 +145,35 @@ def _project_directory(project_dir: Path) -> Path:
     return project
 
 
-def _output_path(project: Path, output: Path | None) -> Path:
-    target = output.expanduser().resolve() if output is not None else project / DEFAULT_OUTPUT
-    if target.is_dir():
-        raise UsageError(f"--output {str(output)!r} is a directory.",
-                         hint="Give a file name, e.g. --output dist/app.tar.gz.")
+def _output_path(project: Path, output: Path | None, manifest_output: Path | None) -> Path:
+    """Where the artifact goes: a regular file or nothing yet, never the manifest's path.
+
+    The last component is not resolved: a symbolic link there is refused, not
+    followed, and so are directories, devices, FIFOs and sockets, which are
+    left untouched.
+    """
+    given = (output.expanduser() if output is not None else project / DEFAULT_OUTPUT)
+    absolute = given if given.is_absolute() else Path.cwd() / given
+    target = absolute.parent.resolve() / absolute.name
+    shown = str(output) if output is not None else str(DEFAULT_OUTPUT)
+    what = None
+    if target.is_symlink():
+        what = "a symbolic link"
+    elif target.is_dir():
+        what = "a directory"
+    elif target.exists() and not target.is_file():
+        what = "not a regular file (a device, FIFO or socket)"
+    if what is not None:
+        raise UsageError(
+            f"the artifact's path {shown!r} is {what}; flashbuild only writes regular files and "
+            "left it untouched.",
+            hint="Give the path of a new or regular file, e.g. --output dist/app.tar.gz.")
+    manifest = (manifest_output.expanduser().resolve() if manifest_output is not None
+                else project / FLASH_DIR / "flash_manifest.json")
+    if target == manifest:
+        raise UsageError(
+            f"the artifact's path {shown!r} is where the manifest is written.",
+            hint="Give the artifact another file name, e.g. --output dist/app.tar.gz.")
     return target
 
 
@@ -214,10 +240,13 @@ def parse_glibc(value: str, *, location: SourceLocation | None = None) -> tuple[
     if not value:
         return DEFAULT_GLIBC
     major, dot, minor = value.strip().partition(".")
-    if not (dot and major.isdigit() and minor.isdigit()) or int(major) != 2 or int(minor) < 17:
+    valid = (dot and major.isascii() and major.isdigit() and minor.isascii()
+             and minor.isdigit() and len(minor) <= 3)
+    if not valid or int(major) != 2 or int(minor) not in GLIBC_MINORS:
+        levels = ", ".join(f"2.{n}" for n in GLIBC_MINORS)
         raise UsageError(
-            f"glibc level {value!r} is not valid.",
+            f"glibc level {value!r} is not one the resolver can target.",
             location=location,
-            hint="Give the workers' glibc as 2.N with N >= 17, e.g. --glibc 2.28 (the default).",
+            hint=f"Give the workers' glibc as one of {levels}, e.g. --glibc 2.28 (the default).",
         )
     return (2, int(minor))

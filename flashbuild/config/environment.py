@@ -21,6 +21,8 @@ from .pyproject import ToolSettings
 CACHE_ENV = "FLASHBUILD_CACHE_DIR"
 PROFILES_ENV = "FLASHBUILD_IMAGE_PROFILES"
 DEFAULT_SOURCE_DATE_EPOCH = 315532800  # 1980-01-01T00:00:00Z, the zip/wheel epoch
+# The largest mtime an ustar header's 11 octal digits hold; every tar reader reads it.
+MAX_SOURCE_DATE_EPOCH = 8**11 - 1
 
 
 def source_date_epoch(environ: Mapping[str, str]) -> int:
@@ -31,9 +33,12 @@ def source_date_epoch(environ: Mapping[str, str]) -> int:
     # isdigit() alone would accept non-ASCII digits such as ARABIC-INDIC DIGIT ONE.
     if raw.isascii() and raw.isdigit():
         with contextlib.suppress(ValueError):  # int() refuses absurdly long digit strings
-            return int(raw)
+            value = int(raw)
+            if value <= MAX_SOURCE_DATE_EPOCH:
+                return value
     raise UsageError(
-        f"SOURCE_DATE_EPOCH must be a non-negative integer (seconds since 1970-01-01 UTC), "
+        f"SOURCE_DATE_EPOCH must be a non-negative integer (seconds since 1970-01-01 UTC) "
+        f"of at most {MAX_SOURCE_DATE_EPOCH} (the year 2242, the last a tar header holds), "
         f"got {raw!r}.",
         hint="Set it to a Unix timestamp, e.g. SOURCE_DATE_EPOCH=$(git log -1 --format=%ct), "
         "or unset it to use 1980-01-01.",

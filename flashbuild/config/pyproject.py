@@ -53,13 +53,26 @@ def read_pyproject(project_dir: Path) -> dict[str, Any]:
     if not pyproject.is_file():
         return {}
     try:
-        return toml.loads(pyproject.read_text(encoding="utf-8"))
+        document = toml.loads(pyproject.read_text(encoding="utf-8"))
     except (toml.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise UsageError(
             f"pyproject.toml is not valid TOML: {exc}",
             location=SourceLocation(path=PYPROJECT),
             hint="Fix the file, or remove it if the app does not need it.",
         ) from None
+    for path in (("project",), ("tool",), ("tool", "flash")):
+        table: Any = document
+        for key in path:
+            table = table.get(key, {}) if isinstance(table, dict) else {}
+        if not isinstance(table, dict):
+            dotted = ".".join(path)
+            raise UsageError(
+                f"pyproject.toml: `{dotted}` must be a table, not {type(table).__name__} "
+                f"{table!r}.",
+                location=SourceLocation(path=PYPROJECT),
+                hint=f"Write it as a [{dotted}] table.",
+            )
+    return document
 
 
 def project_name(pyproject: dict[str, Any], project_dir: Path) -> str:

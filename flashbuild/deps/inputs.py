@@ -54,7 +54,7 @@ def collect_inputs(plan: BuildPlan, project_dir: Path) -> DependencyInputs:
 def read_requirements_file(path: Path) -> tuple[str, ...]:
     """Plain requirement lines of a requirements file; options are refused, not ignored."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a BOM is allowed, as pip allows it
     except (OSError, UnicodeDecodeError) as exc:
         raise SourceCodeError(
             f"cannot read {path.name}: {exc}",

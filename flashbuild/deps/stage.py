@@ -112,10 +112,10 @@ def install_dependencies(
         return work.build(build_dir)
     cache = DependencyCache(config.cache_dir)
     key = _cache_key(config, header, lock)
-    entry = cache.lookup(key)
+    entry = cache.lookup(key, _readable)
     if entry is None:
         with cache.locked(key):
-            entry = cache.lookup(key)  # another build may have made it meanwhile
+            entry = cache.lookup(key, _readable)  # another build may have made it meanwhile
             if entry is None:
                 return _build_into_cache(work, cache, key)
     installed = _from_entry(entry, inputs, config, header)
@@ -156,7 +156,8 @@ def resolve_dependencies(
     selection = select_packages(resolution, inputs, config.images, config.exclude)
     cached: tuple[PackageSize, ...] = ()
     if config.cache_dir is not None:
-        entry = DependencyCache(config.cache_dir).lookup(_cache_key(config, header, lock))
+        entry = DependencyCache(config.cache_dir).lookup(_cache_key(config, header, lock),
+                                                         _readable)
         if entry is not None:
             cached = CachedDependencies.from_json(entry.data, entry.part_path).sizes
     return ResolvedDependencies(
@@ -368,6 +369,11 @@ def _cached(built: InstalledDependencies) -> CachedDependencies:
         import_names=built.import_names,
         notes=built.audit_notes,
     )
+
+
+def _readable(data: dict[str, Any], part_path: Path) -> None:
+    """Raise unless a cache entry reads back: its record and the lock text it holds."""
+    parse_lock(CachedDependencies.from_json(data, part_path).lock)
 
 
 def _from_entry(

@@ -28,6 +28,8 @@ from . import symbols
 from .sdk_rules import check_deploy_settings
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+# What a worker's environment can hold (POSIX portable names).
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 # The keywords Endpoint(...), the resource classes and @remote accept come from
 # the SDK table; those not read into named fields are kept as ``settings`` (part
@@ -113,6 +115,14 @@ class Arguments:
                     name,
                     f"`{name}` keys and values must be strings, got {key!r}: {item!r}.",
                     hint='Quote the value: env={"WORKERS": "4"}.',
+                )
+            if not ENV_NAME.match(key) or "\0" in item:
+                raise self.error(
+                    name,
+                    f"`{name}` key {key!r} cannot be an environment variable"
+                    + (" (its value holds a NUL byte)." if ENV_NAME.match(key) else "."),
+                    hint="Use letters, digits and underscores, not starting with a digit: "
+                    'env={"MODEL_ID": "..."}.',
                 )
             pairs.append((key, item))
         return tuple(sorted(pairs))

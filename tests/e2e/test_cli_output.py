@@ -129,3 +129,48 @@ def test_the_summary_groups_what_was_left_out_by_reason(write_project, wheelhous
     ]
     code, _, err = run_cli([*options, "-v", str(project)], capsys)
     assert code == 0 and "    - shared-helper 1.0 (only-needed-by:appdep)" in err
+
+
+@pytest.mark.parametrize("kind", ["directory", "fifo", "symlink", "device"])
+def test_an_output_path_that_is_not_a_regular_file_is_left_untouched(
+    write_project, capsys, tmp_path, kind
+):
+    project = write_project(app(endpoint("cpu", [], cpu=True)))
+    target = tmp_path / "out"
+    if kind == "directory":
+        target.mkdir()
+    elif kind == "fifo":
+        os.mkfifo(target)
+    elif kind == "symlink":
+        (tmp_path / "elsewhere.tar.gz").write_bytes(b"keep")
+        target.symlink_to(tmp_path / "elsewhere.tar.gz")
+    else:
+        target = Path("/dev/null")
+    before = os.lstat(target)
+    code, _, err = run_cli(["build", "--no-deps", "-o", str(target), str(project)], capsys)
+    assert code == 2, err
+    assert ("flashbuild only writes regular files and left it untouched" in err
+            or (kind == "directory" and "is a directory" in err))
+    after = os.lstat(target)
+    assert (after.st_mode, after.st_ino, after.st_size) == (
+        before.st_mode, before.st_ino, before.st_size)
+    if kind == "symlink":
+        assert (tmp_path / "elsewhere.tar.gz").read_bytes() == b"keep"
+
+
+def test_an_output_path_on_the_manifest_is_refused(write_project, capsys):
+    project = write_project(app(endpoint("cpu", [], cpu=True)))
+    code, _, err = run_cli(["build", "--no-deps", str(project)], capsys)
+    assert code == 0, err
+    manifest = project / ".flash" / "flash_manifest.json"
+    before = manifest.read_bytes()
+    code, _, err = run_cli(["build", "--no-deps", "-o", str(manifest), str(project)], capsys)
+    assert code == 2 and "is where the manifest is written" in err
+    assert manifest.read_bytes() == before
+
+
+def test_dry_run_and_preview_cannot_be_combined(write_project, capsys):
+    project = write_project(app(endpoint("cpu", [], cpu=True)))
+    code, out, err = run_cli(["build", "--dry-run", "--preview", str(project)], capsys)
+    assert code == 2 and out == ""
+    assert "--dry-run and --preview cannot be combined" in err

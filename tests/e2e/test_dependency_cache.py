@@ -137,6 +137,28 @@ def test_corrupt_entry_is_rebuilt_not_shipped(project, wheelhouse, cache_dir):
     assert result.dependencies.from_cache is False and again == artifact
 
 
+@pytest.mark.parametrize("damage", [
+    lambda data: data.pop("sizes"),
+    lambda data: data.update(removed=7),
+    lambda data: data.update(lock="# flash.lock\nnot a pin\n"),
+    lambda data: data.update(import_names=["x"]),
+    lambda data: data["part"].update(top_levels=None),
+])
+def test_an_entry_json_with_a_bad_field_is_a_miss(project, wheelhouse, cache_dir, damage):
+    import json
+
+    _, artifact, _ = built(project, wheelhouse)
+    entry = next(cache_dir.glob("entries/*/*")) / "entry.json"
+    data = json.loads(entry.read_text())
+    damage(data)
+    entry.write_text(json.dumps(data))
+    result, again, _ = built(project, wheelhouse)
+    assert result.dependencies.from_cache is False and again == artifact
+    assert any("damaged; it was removed and built again" in str(w) for w in result.warnings)
+    result, _, _ = built(project, wheelhouse)
+    assert result.dependencies.from_cache is True
+
+
 def cli_build(project: Path, wheelhouse: Path) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-m", "flashbuild", "build", "-q", "--no-index", "--find-links",

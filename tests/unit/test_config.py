@@ -45,10 +45,15 @@ def test_precedence_command_line_then_environment_then_pyproject(tmp_path):
     [
         ('[tool.flash]\nexculde = ["torch"]\n', "unknown key 'exculde'"),
         ('[tool.flash]\nexclude = "torch"\n', "exclude must be a list of strings"),
-        ('[tool.flash]\nglibc = "2.5"\n', "glibc level '2.5' is not valid"),
+        ('[tool.flash]\nglibc = "2.5"\n', "glibc level '2.5' is not one the resolver"),
         ('[tool.flash.images.tpu]\nprovides = []\n', "unknown image 'tpu'"),
         ('[tool.flash.images.gpu]\nprovides = ["torch>=2"]\n', "must be a name or name==version"),
         ("[tool.flash\n", "not valid TOML"),
+        ("tool = 1\n", "`tool` must be a table"),
+        ('tool = {flash = "x"}\n', "`tool.flash` must be a table"),
+        ("project = []\n", "`project` must be a table"),
+        ('[tool.flash]\nglibc = "2.999"\n', "glibc level '2.999' is not one the resolver"),
+        ('[tool.flash]\nglibc = "2.20"\n', "glibc level '2.20' is not one the resolver"),
     ],
 )
 def test_bad_settings_are_named(tmp_path, pyproject, message):

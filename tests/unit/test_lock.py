@@ -170,6 +170,8 @@ def test_requirements_file_is_read_strictly(tmp_path):
     path.write_text("numpy\nnot a requirement!\n")
     with pytest.raises(SourceCodeError, match="not a valid requirement"):
         read_requirements_file(path)
+    path.write_bytes(b"\xef\xbb\xbfnumpy>=2\r\npandas\r\n")  # saved by an editor with a BOM
+    assert read_requirements_file(path) == ("numpy>=2", "pandas")
 
 
 INPUTS = DependencyInputs(

@@ -252,7 +252,8 @@ def test_symlink_members_extract_as_links(tmp_path: Path) -> None:
 # --- SOURCE_DATE_EPOCH ------------------------------------------------------------
 
 
-@pytest.mark.parametrize("raw, expected", [("0", 0), ("1700000000", 1700000000)])
+@pytest.mark.parametrize("raw, expected", [("0", 0), ("1700000000", 1700000000),
+                                           ("8589934591", 8589934591)])
 def test_source_date_epoch_from_environment(raw: str, expected: int) -> None:
     assert source_date_epoch({"SOURCE_DATE_EPOCH": raw}) == expected
 
@@ -261,7 +262,8 @@ def test_source_date_epoch_defaults_to_1980() -> None:
     assert source_date_epoch({"OTHER": "1"}) == DEFAULT_SOURCE_DATE_EPOCH == 315532800
 
 
-@pytest.mark.parametrize("raw", ["", "-1", "1.5", "1e9", "soon", " 12", "١٢", "9" * 5000])
+@pytest.mark.parametrize("raw", ["", "-1", "1.5", "1e9", "soon", " 12", "١٢", "9" * 5000,
+                                 "8589934592", "99999999999999999999"])
 def test_invalid_source_date_epoch_is_a_usage_error(raw: str) -> None:
     with pytest.raises(UsageError) as caught:
         source_date_epoch({"SOURCE_DATE_EPOCH": raw})
@@ -576,3 +578,20 @@ def test_members_from_project_files_and_rendered(tmp_path: Path) -> None:
     assert members_from_rendered(rendered) == [
         ArchiveMember(name="handler.py", data=b"h", executable=True)
     ]
+
+
+def test_the_latest_source_date_epoch_gives_an_archive_tar_reads(tmp_path) -> None:
+    """The bound is the largest mtime an ustar header holds: GNU tar and Python read it."""
+    import subprocess
+    import tarfile
+
+    from flashbuild.config.environment import MAX_SOURCE_DATE_EPOCH
+
+    path = tmp_path / "latest.tar.gz"
+    member = ArchiveMember(name="a.txt", data=b"x")
+    write_artifact([member], path, mtime=MAX_SOURCE_DATE_EPOCH)
+    with tarfile.open(path, "r:gz") as archive:
+        assert archive.getmember("a.txt").mtime == MAX_SOURCE_DATE_EPOCH
+    listed = subprocess.run(["tar", "-tzvf", str(path)], capture_output=True, text=True,
+                            check=False)
+    assert listed.returncode == 0 and "a.txt" in listed.stdout

@@ -456,3 +456,11 @@ def test_names_the_sdk_lacks_fail_at_their_place(source, where, fragment, sugges
     assert fragment in error.message and "fails on the worker" in error.message
     if suggestion:
         assert f"Did you mean {suggestion}?" in error.message
+
+
+@pytest.mark.parametrize("key", ["A=B", "", "LINE\nBREAK", "1ST", "WITH SPACE", "É"])
+def test_env_keys_must_be_environment_variable_names(key):
+    error = scan_error("from runpod_flash import Endpoint\n"
+                       f"@Endpoint(name='e', env={{{key!r}: 'v'}})\ndef f(): ...\n")
+    assert "cannot be an environment variable" in error.message
+    assert str(error.location).startswith("app.py:2:")
