@@ -247,7 +247,15 @@ def _shipped_files(
 def _check_generated_names(files: ProjectFiles, generated: tuple[str, ...]) -> None:
     """A project file must not sit where a generated file goes."""
     taken = {file.path for file in files.files}
+    folders = {part for file in files.files for part in _folders(file.path)}
     for path in generated:
+        if path.removesuffix(".py") in folders:
+            raise SourceCodeError(
+                f"project folder {path.removesuffix('.py')}/ is named like the generated "
+                f"handler {path}; `import {path.removesuffix('.py')}` would find the folder.",
+                location=SourceLocation(path=path.removesuffix(".py") + "/"),
+                hint="Rename the folder, or exclude it in .flashignore.",
+            )
         if path in taken:
             raise SourceCodeError(
                 f"project file {path} would be overwritten by the generated "
@@ -255,6 +263,12 @@ def _check_generated_names(files: ProjectFiles, generated: tuple[str, ...]) -> N
                 location=SourceLocation(path=path),
                 hint="Rename the file, or exclude it in .flashignore.",
             )
+
+
+def _folders(path: str) -> list[str]:
+    """``a/b/c.py`` -> ``a``, ``a/b``."""
+    parts = path.split("/")[:-1]
+    return ["/".join(parts[: n + 1]) for n in range(len(parts))]
 
 
 def _write_build_dir(

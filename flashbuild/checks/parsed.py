@@ -11,7 +11,7 @@ from libcst.metadata import MetadataWrapper, PositionProvider
 from ..errors import SourceLocation
 from ..records import FunctionDecl
 from ..source.modules import module_name
-from ..source.syntax import imported_module, parse
+from ..source.syntax import identifier, imported_module, parse
 from .name_scopes import ScopeWalker
 
 Context = TypeVar("Context")
@@ -39,7 +39,7 @@ class ParsedModule:
         for node in self.walker.definition_scopes:
             if not isinstance(node, (cst.FunctionDef, cst.ClassDef)):
                 continue
-            if node.name.value == decl.name and any(
+            if identifier(node.name.value) == decl.name and any(
                 self.location(d) == decl.location for d in node.decorators
             ):
                 return node

@@ -10,6 +10,7 @@ Command-line options win over these, and these over ``[tool.flash]``.
 from __future__ import annotations
 
 import contextlib
+import urllib.parse
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -84,7 +85,7 @@ def index_options(
             return location
         return str(project / location)
 
-    return IndexOptions(
+    options = IndexOptions(
         index_url=index_url or environ.get("FLASH_INDEX_URL") or settings.get("index-url"),
         extra_index_urls=extra_index_urls
         or _split(environ.get("FLASH_EXTRA_INDEX_URL"))
@@ -94,3 +95,20 @@ def index_options(
         or tuple(local(f) for f in settings.get("find-links", ())),
         no_index=no_index,
     )
+    for url in (options.index_url, *options.extra_index_urls):
+        if url is not None:
+            _check_index_url(url)
+    return options
+
+
+def _check_index_url(url: str) -> None:
+    """An index is an http(s) URL with a host, or a file: URL (as uv takes them)."""
+    parts = urllib.parse.urlsplit(url)
+    if (parts.scheme in ("http", "https") and parts.netloc and not any(
+            c.isspace() for c in url)) or (parts.scheme == "file" and parts.path):
+        return
+    raise UsageError(
+        f"{url!r} is not a package index URL.",
+        hint="Give an http(s) URL of a PEP 503 simple index, e.g. --index-url "
+        "https://pypi.org/simple (also FLASH_INDEX_URL, FLASH_EXTRA_INDEX_URL, [tool.flash]); "
+        "a folder of wheels goes in --find-links.")

@@ -27,7 +27,7 @@ from ..records import (
 from . import symbols
 from .sdk_rules import check_deploy_settings
 
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}\Z")
 # What a worker's environment can hold (POSIX portable names).
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 

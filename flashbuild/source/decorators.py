@@ -16,7 +16,7 @@ import libcst as cst
 from ..records import HTTP_METHODS, EndpointDecl, FunctionDecl, ImportRef, Route, StaticCall
 from . import declarations, symbols
 from .static_eval import Evaluator
-from .syntax import dotted_name, imported_module, imports_in
+from .syntax import dotted_name, identifier, imported_module, imports_in
 
 ROUTE_DECORATORS = {method.lower(): method for method in HTTP_METHODS}
 
@@ -125,7 +125,7 @@ class DecoratorReader:
                 hint="Decorate a module-level function with the route instead.",
             )
         return FunctionDecl(
-            name=node.name.value,
+            name=identifier(node.name.value),  # the name getattr() finds on the worker
             module=self.module,
             file=self.ev.path,
             location=self.ev.location(decorator),
@@ -233,7 +233,7 @@ class DecoratorReader:
 
 
 def _public_methods(node: cst.ClassDef) -> tuple[str, ...]:
-    methods = [statement.name.value for statement in node.body.body
+    methods = [identifier(statement.name.value) for statement in node.body.body
                if isinstance(statement, cst.FunctionDef)
                and not statement.name.value.startswith("_")]
     return tuple(dict.fromkeys(methods))

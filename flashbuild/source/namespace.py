@@ -40,6 +40,11 @@ class Namespace:
     def bind(self, name: str, binding: Binding) -> None:
         self._bindings.setdefault(name, []).append(binding)
 
+    def rebound_after(self, name: str, index: int) -> Binding | None:
+        """The first binding of ``name`` by a statement after number ``index``."""
+        later = [b for b in self._bindings.get(name, ()) if b.index > index]
+        return later[0] if later else None
+
     def lookup(self, name: str, before: int) -> Binding | None:
         """The binding of ``name`` visible to statement number ``before``."""
         visible = [b for b in self._bindings.get(name, ()) if b.index < before]

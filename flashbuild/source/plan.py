@@ -14,7 +14,7 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
-from ..errors import SourceCodeError
+from ..errors import SourceCodeError, SourceLocation
 from ..records import (
     HTTP_METHODS,
     RESERVED_PATHS,
@@ -45,8 +45,10 @@ def build_plan(scan: ScanResult, *, project_name: str, python_version: str) -> B
             f"project {project_name!r}; there is nothing to build.",
             hint=NO_ENDPOINTS_HINT,
         )
+    paths = {module.path for module in scan.modules}
     groups: dict[str, list[FunctionDecl]] = defaultdict(list)
     for decl in sorted(scan.functions, key=_source_order):
+        _check_importable(decl, paths)
         groups[decl.endpoint.config.name].append(decl)
     for decls in groups.values():
         _check_group(decls)
@@ -63,6 +65,28 @@ def build_plan(scan: ScanResult, *, project_name: str, python_version: str) -> B
         function_registry=tuple(sorted((fn, decl.endpoint.config.name)
                                        for fn, decl in registry.items())),
     )
+
+
+def _check_importable(decl: FunctionDecl, paths: Collection[str]) -> None:
+    """The worker imports the function's module by name: that name must reach this file."""
+    parts = decl.module.split(".")
+    location = SourceLocation(path=decl.file)
+    if not all(part.isidentifier() for part in parts):
+        raise SourceCodeError(
+            f"`{decl.name}` is in {decl.file}, whose module name {decl.module!r} cannot be "
+            "imported, so its handler cannot load it on the worker.",
+            location=location,
+            hint="Rename the file (and its folders) to valid Python identifiers, e.g. "
+            "app_v1.py instead of app-v1.py or v1.2.py.",
+        )
+    package = "/".join(parts) + "/__init__.py"
+    if not decl.file.endswith("__init__.py") and package in paths:
+        raise SourceCodeError(
+            f"`{decl.name}` is in {decl.file}, but `import {decl.module}` imports the package "
+            f"{package} beside it, so the handler cannot find the function on the worker.",
+            location=location,
+            hint=f"Rename {decl.file} or the package {package.removesuffix('/__init__.py')}/.",
+        )
 
 
 @dataclass(frozen=True)

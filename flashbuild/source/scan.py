@@ -17,6 +17,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .. import __version__
 from ..cache import cached_tuple
@@ -24,6 +25,9 @@ from ..errors import SourceCodeError, SourceLocation
 from ..records import FunctionDecl, ProjectFiles, ScannedModule, ScanResult
 from . import symbols
 from .modules import module_name
+
+if TYPE_CHECKING:
+    from .static_eval import Evaluator
 
 _CACHE_FORMAT = 2
 
@@ -95,5 +99,18 @@ def scan_source(source: bytes, *, path: str, module: str) -> tuple[FunctionDecl,
         if isinstance(statement, (cst.FunctionDef, cst.ClassDef)) and statement.decorators:
             decl = reader.read(statement, index)
             if decl is not None:
+                _check_not_rebound(evaluator, decl.name, index)
                 found.append(decl)
     return tuple(found)
+
+
+def _check_not_rebound(evaluator: Evaluator, name: str, index: int) -> None:
+    """The handler takes the module's ``name`` as the worker sees it after import."""
+    later = evaluator.namespace.rebound_after(name, index)
+    if later is not None:
+        raise evaluator.error(
+            later.node,
+            f"`{name}` is bound again here, after its endpoint declaration; the handler "
+            f"would get this instead of the endpoint's `{name}`.",
+            hint=f"Give one of them another name, so that `{name}` stays the endpoint's.",
+        )

@@ -9,6 +9,7 @@ the checks cannot disagree on them.
 from __future__ import annotations
 
 import ast
+import unicodedata
 from collections.abc import Iterator, Sequence
 
 import libcst as cst
@@ -47,6 +48,11 @@ def parse(source: bytes, path: str) -> cst.Module:
         hint="Fix the syntax error; every shipped .py file must parse. If the file "
         "should not ship, exclude it in .flashignore.",
     )
+
+
+def identifier(name: str) -> str:
+    """A name as Python binds it: identifiers are NFKC-normalised (``ﬁt`` is ``fit``)."""
+    return unicodedata.normalize("NFKC", name)
 
 
 def dotted_name(node: cst.BaseExpression | None) -> str:

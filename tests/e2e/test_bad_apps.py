@@ -122,3 +122,30 @@ def test_preview_refuses_a_module_named_like_the_image_s_own(copy_fixture, capsy
     code, _, err = run_cli(["preview", "--no-deps", str(project)], capsys)
     assert code == SOURCE, err
     assert "flash: source error: constants.py: the project's module `constants`" in err
+
+
+
+ENDPOINT_FILE = ("from runpod_flash import Endpoint\n\n\n"
+                 "@Endpoint(name='worker', cpu='cpu3c-1-2')\ndef work(x):\n    return x\n")
+
+
+@pytest.mark.parametrize(("files", "location", "fragment"), [
+    ({"v1.2.py": ENDPOINT_FILE}, "v1.2.py", "whose module name 'v1.2' cannot be imported"),
+    ({"my-app/work.py": ENDPOINT_FILE}, "my-app/work.py", "'my-app.work' cannot be imported"),
+    ({"app.py": ENDPOINT_FILE, "app/__init__.py": ""}, "app.py",
+     "`import app` imports the package app/__init__.py beside it"),
+    ({"app.py": ENDPOINT_FILE, "handler_worker/__init__.py": ""}, "handler_worker/",
+     "project folder handler_worker/ is named like the generated handler"),
+    ({"app.py": ENDPOINT_FILE + "\n\nwork = None\n"}, "app.py:9:8",
+     "`work` is bound again here, after its endpoint declaration"),
+    ({"app.py": ENDPOINT_FILE + "\n\ndef work(x):\n    return 0\n"}, "app.py:9:1",
+     "`work` is bound again here"),
+])
+def test_a_handler_that_could_not_find_its_function_fails_the_build(
+    write_project, capsys, files, location, fragment
+):
+    project = write_project(files)
+    code, _, err = run_cli(["build", "--no-deps", str(project)], capsys)
+    assert code == SOURCE, err
+    assert f"flash: source error: {location}: " in err and fragment in err
+    assert "Traceback" not in err

@@ -461,3 +461,21 @@ def test_installed_wheel_renders_handlers_from_its_own_templates(copy_fixture, t
     assert built.returncode == 0, built.stderr
     # Same templates, same sources: the same bytes as a build from the checkout.
     assert from_wheel.read_bytes() == build_project(project).artifact.path.read_bytes()
+
+
+def test_names_python_normalises_and_dotted_endpoints_work_on_the_worker(
+    write_project, worker_root
+):
+    root = worker_root(write_project({
+        "app.py": "from runpod_flash import Endpoint\n\n\n"
+                  "@Endpoint(name='fitter', cpu='cpu3c-1-2')\n"
+                  "def \ufb01t(x):\n    return x + 1\n\n\n"  # "ﬁt", which Python binds as "fit"
+                  "@Endpoint(name='v1.queue', cpu='cpu3c-1-2')\n"
+                  "def dotted(x):\n    return -x\n\n\n"
+                  "api = Endpoint(name='v1.api', cpu='cpu3c-1-2')\n\n\n"
+                  "@api.get('/answer')\ndef answer():\n    return {'answer': 42}\n",
+    }, name="names-app"))
+    assert run_jobs(root, "fitter", [job({"x": 1})])["results"] == [{"output": 2}]
+    assert run_jobs(root, "v1.queue", [job({"x": 3})])["results"] == [{"output": -3}]
+    assert send_requests(root, "v1.api", [["GET", "/answer", None]])["results"] == [
+        [200, {"answer": 42}]]

@@ -89,3 +89,22 @@ def test_image_override_names_the_runtime_version(tmp_path):
     )
     cpu = {p.name: str(p) for p in make(tmp_path).images.for_kind("cpu").provides}
     assert cpu["runpod-flash"] == "runpod-flash==1.21.0" and cpu["runpod"] == "runpod==1.10.1"
+
+
+@pytest.mark.parametrize("url", ["pypi.org/simple", "htps://pypi.org/simple", "https://",
+                                 "https://pypi .org/simple", "", "ftp://x/simple"])
+def test_a_malformed_index_url_is_a_usage_error(tmp_path, url):
+    for options, environ in (({"index_url": url}, {}), ({}, {"FLASH_INDEX_URL": url}),
+                             ({"extra_index_urls": [url]}, {})):
+        if not url and "index_url" in options:
+            continue  # an empty option means "not given"
+        if not url and environ:
+            continue
+        with pytest.raises(UsageError, match="is not a package index URL"):
+            make(tmp_path, environ, **options)
+
+
+def test_index_urls_that_uv_takes_are_accepted(tmp_path):
+    for url in ("https://pypi.org/simple", "http://127.0.0.1:8080/simple/",
+                f"file://{tmp_path}/simple"):
+        assert make(tmp_path, index_url=url).index.index_url == url

@@ -464,3 +464,10 @@ def test_env_keys_must_be_environment_variable_names(key):
                        f"@Endpoint(name='e', env={{{key!r}: 'v'}})\ndef f(): ...\n")
     assert "cannot be an environment variable" in error.message
     assert str(error.location).startswith("app.py:2:")
+
+
+@pytest.mark.parametrize("name", ["worker\n", "worker\t", "work\x00er", "worker\r\n"])
+def test_endpoint_names_with_control_characters_are_refused(name):
+    error = scan_error(f"from runpod_flash import Endpoint\n@Endpoint(name={name!r})\n"
+                       "def f(): ...\n")
+    assert "is not valid" in error.message
