@@ -178,7 +178,11 @@ def dry_run(config: BuildConfig, *, on_command: CommandListener | None = None) -
 
 def _scan(config: BuildConfig) -> tuple[ProjectFiles, ScanResult]:
     """The files that ship and the endpoint functions they declare."""
-    files = collect_project_files(config.project_dir, skip=(config.output,), ignore=config.ignore)
+    # flashbuild's own files never ship, wherever they are: the artifact, the manifest and
+    # the cache (a CI recipe may well put the cache inside the checkout).
+    own = (config.output, config.manifest_path,
+           *((config.cache_dir,) if config.cache_dir is not None else ()))
+    files = collect_project_files(config.project_dir, skip=own, ignore=config.ignore)
     return files, scan_project(files, cache_dir=config.cache_dir)
 
 

@@ -20,6 +20,10 @@ ARTIFACT_SUFFIXES = (".tar.gz", ".tgz", ".tar")
 WHERE_FROM = "Pass a flash_manifest.json or an artifact (.tar.gz) written by `flash build`."
 
 
+# A manifest of thousands of endpoints is a few megabytes; reading is bounded well above.
+MAX_MANIFEST_BYTES = 64 * 1024 * 1024
+
+
 def load_manifest(path: Path | None = None) -> dict[str, Any]:
     """The manifest at ``path``: a JSON file, an artifact or a project directory.
 
@@ -42,6 +46,9 @@ def load_manifest(path: Path | None = None) -> dict[str, Any]:
     if _is_artifact(path):
         return _parse(_read_from_artifact(path), f"{MANIFEST_FILE} in {path}")
     try:
+        if path.stat().st_size > MAX_MANIFEST_BYTES:
+            raise UsageError(f"{path} is larger than a manifest ever needs "
+                             f"({MAX_MANIFEST_BYTES} bytes); it is not read.", hint=WHERE_FROM)
         data = path.read_bytes()
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror or exc}", hint=WHERE_FROM) from None
@@ -68,7 +75,12 @@ def _read_from_artifact(path: Path) -> bytes:
                 handle = archive.extractfile(member) if member.isfile() else None
                 if handle is None:
                     break
-                return handle.read()
+                if member.size > MAX_MANIFEST_BYTES:
+                    raise UsageError(
+                        f"{MANIFEST_FILE} in {path} is {member.size} bytes, more than a "
+                        f"manifest ever needs ({MAX_MANIFEST_BYTES}); it is not read.",
+                        hint=f"Is it an artifact flashbuild wrote? {WHERE_FROM}")
+                return handle.read(MAX_MANIFEST_BYTES)
     except (tarfile.TarError, OSError, EOFError, zlib.error) as exc:
         raise UsageError(f"cannot read artifact {path}: {exc}",
                          hint=f"Is it a complete .tar.gz? {WHERE_FROM}") from None

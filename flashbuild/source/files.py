@@ -23,17 +23,16 @@ other is skipped with a warning.
 from __future__ import annotations
 
 import os
-import re
 import stat
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
-from pathspec import GitIgnoreSpec, RegexPattern
+from pathspec import GitIgnoreSpec
 
 from .._util.files import is_temp_of
 from ..errors import SourceLocation, UsageError
 from ..records import BuildWarning, ProjectFile, ProjectFiles
+from .ignore_rules import IgnoreFile, ignore_spec, read_ignore_file
 
 #: Gitignore-style patterns that never ship unless ``.flashignore`` re-includes
 #: them. Without a "/" inside, a pattern matches at any depth.
@@ -65,65 +64,7 @@ def is_secret(path: str) -> bool:
     return _SECRET_SPEC.check_file(path).include is True
 
 
-# pathspec's gitignore regexes match a path *or anything below it*; the regex
-# group named here (the one pathspec's own GitIgnoreSpec backend reads) marks
-# the "/" after a matched directory. Git only applies a pattern to the path
-# itself, so a mark before the end means "matched an ancestor" and is dropped.
-_DIR_MARK_GROUP = "ps_d"
-
-
-def _mark_end(match: re.Match) -> int:
-    return match.end(_DIR_MARK_GROUP) if _DIR_MARK_GROUP in match.re.groupindex else -1
-
-
-def _matches_itself(pattern: RegexPattern, candidate: str) -> bool:
-    """Whether ``pattern`` matches ``candidate`` itself rather than an ancestor of it.
-
-    A file (``"a/b"``) matches without a directory mark; a directory given as
-    ``"a/b/"`` matches with the mark on its own trailing slash.
-    """
-    if pattern.regex is None:
-        return False
-    if not candidate.endswith("/"):
-        match = pattern.regex.search(candidate)
-        return match is not None and _mark_end(match) == -1
-    # Also search from the last character: pathspec compiles "*/" to an
-    # unanchored mark whose leftmost match is the first ancestor's slash.
-    return any(
-        (match := pattern.regex.search(candidate, start)) is not None
-        and _mark_end(match) == len(candidate)
-        for start in (0, len(candidate) - 1)
-    )
-
-
-@dataclass(frozen=True)
-class _IgnoreFile:
-    """The patterns of one ignore file, matched relative to the folder ``base``."""
-
-    base: str  # POSIX folder relative to the root, "" for the root itself
-    spec: GitIgnoreSpec
-
-    def verdict(self, rel: str, *, is_dir: bool) -> bool | None:
-        """True: ignored, False: re-included by ``!``, None: no pattern matched.
-
-        As in git, the last pattern matching the path itself decides. pathspec
-        also matches everything below a matched directory; such matches are
-        dropped, since the walk only reaches paths whose directories ship (so
-        ``!build/`` re-includes ``build/`` but not ``build/__pycache__/``).
-        """
-        path = rel[len(self.base) + 1 :] if self.base else rel
-        # A directory is tried bare (for "*", "name") and with "/" (for "name/").
-        candidates = (path, path + "/") if is_dir else (path,)
-        if all(self.spec.check_file(c).include is None for c in candidates):
-            return None  # the common case: no pattern matches at all
-        verdict = None
-        for pattern in self.spec.patterns:
-            if pattern.include is not None and any(_matches_itself(pattern, c) for c in candidates):
-                verdict = pattern.include
-        return verdict
-
-
-_DEFAULTS = _IgnoreFile(base="", spec=_DEFAULT_SPEC)
+_DEFAULTS = IgnoreFile(base="", spec=_DEFAULT_SPEC)
 
 
 def collect_project_files(
@@ -169,7 +110,7 @@ class _Collector:
 
     def run(self) -> ProjectFiles:
         # Iterative, so a deep tree cannot hit the recursion limit.
-        pending: list[tuple[str, tuple[_IgnoreFile, ...]]] = [("", ())]
+        pending: list[tuple[str, tuple[IgnoreFile, ...]]] = [("", ())]
         while pending:
             folder, gitignores = pending.pop()
             pending.extend(self._visit_folder(folder, gitignores))
@@ -182,8 +123,8 @@ class _Collector:
         return ProjectFiles(root=self.root, files=files, warnings=warnings)
 
     def _visit_folder(
-        self, folder: str, gitignores: tuple[_IgnoreFile, ...]
-    ) -> list[tuple[str, tuple[_IgnoreFile, ...]]]:
+        self, folder: str, gitignores: tuple[IgnoreFile, ...]
+    ) -> list[tuple[str, tuple[IgnoreFile, ...]]]:
         """Ship the files of ``folder``; return its sub-folders still to walk."""
         try:
             with os.scandir(self.root / folder) as scan:
@@ -194,7 +135,7 @@ class _Collector:
         # The folder's own .gitignore must be known before its entries are judged.
         if has_gitignore:
             rel = _join(folder, GITIGNORE)
-            gitignores = (*gitignores, _read_ignore_file(self.root / rel, rel, folder))
+            gitignores = (*gitignores, read_ignore_file(self.root / rel, rel, folder))
         subfolders = []
         for entry in entries:
             rel = _join(folder, entry.name)
@@ -206,11 +147,14 @@ class _Collector:
         return subfolders
 
     def _is_subfolder_to_walk(
-        self, entry: os.DirEntry, rel: str, gitignores: tuple[_IgnoreFile, ...]
+        self, entry: os.DirEntry, rel: str, gitignores: tuple[IgnoreFile, ...]
     ) -> bool:
         """Record ``entry`` if it ships; True if it is a directory to walk into."""
         if self.root / rel in self.skip or self._is_temp_of_skipped(rel):
             return False
+        if _unshippable_name(entry.name) and not self._is_excluded(
+                rel, gitignores, is_dir=entry.is_dir(follow_symlinks=False)):
+            raise _name_error(rel, _unshippable_name(entry.name))
         if entry.is_symlink():
             # Like git, a link is judged as a file even when it points at a directory.
             if not self._is_excluded(rel, gitignores):
@@ -232,7 +176,7 @@ class _Collector:
         return False
 
     def _is_excluded(
-        self, rel: str, gitignores: tuple[_IgnoreFile, ...], *, is_dir: bool = False,
+        self, rel: str, gitignores: tuple[IgnoreFile, ...], *, is_dir: bool = False,
         venv: bool = False
     ) -> bool:
         """Apply the rule layers to ``rel``; the last one with a verdict wins."""
@@ -290,11 +234,11 @@ class _Collector:
         """A temp file of a skipped output (``.artifact.tar.gz.tmp-…``) left by a killed build."""
         return any(is_temp_of(self.root / rel, skipped) for skipped in self.skip)
 
-    def _configured_patterns(self, ignore: tuple[str, ...]) -> tuple[_IgnoreFile, ...]:
+    def _configured_patterns(self, ignore: tuple[str, ...]) -> tuple[IgnoreFile, ...]:
         if not ignore:
             return ()
         try:
-            return (_IgnoreFile(base="", spec=GitIgnoreSpec.from_lines(ignore)),)
+            return (IgnoreFile(base="", spec=ignore_spec(ignore)),)
         except ValueError as exc:
             raise UsageError(
                 f"[tool.flash] ignore has an invalid pattern: {exc}",
@@ -302,39 +246,37 @@ class _Collector:
                 hint="Use gitignore syntax, e.g. ignore = [\"notebooks/\", \"*.ipynb\"].",
             ) from None
 
-    def _read_flashignore(self) -> tuple[_IgnoreFile, ...]:
+    def _read_flashignore(self) -> tuple[IgnoreFile, ...]:
         path = self.root / FLASHIGNORE
         if not os.path.lexists(path):
             return ()
-        return (_read_ignore_file(path, FLASHIGNORE, ""),)
+        return (read_ignore_file(path, FLASHIGNORE, ""),)
 
     def _warn(self, rel: str, message: str) -> None:
         self.warnings.append(BuildWarning(message=message, location=SourceLocation(path=rel)))
 
 
-def _read_ignore_file(path: Path, rel: str, base: str) -> _IgnoreFile:
-    """Parse one ignore file; any problem with it is the user's to fix."""
-    location = SourceLocation(path=rel)
+def _unshippable_name(name: str) -> str:
+    """Why a file name cannot go into the artifact as it is, or ``""``."""
     try:
-        # utf-8-sig: a byte order mark would otherwise become part of the first pattern.
-        lines = path.read_text(encoding="utf-8-sig").splitlines()
-        return _IgnoreFile(base=base, spec=GitIgnoreSpec.from_lines(lines))
-    except OSError as exc:
-        raise UsageError(
-            f"cannot read {rel}: {exc.strerror or exc}.",
-            location=location,
-            hint=f"Make {rel} a readable file or delete it.",
-        ) from None
-    except UnicodeDecodeError:
-        raise UsageError(
-            f"{rel} is not valid UTF-8 text.", location=location, hint=f"Save {rel} as UTF-8."
-        ) from None
-    except ValueError as exc:  # pathspec's GitIgnorePatternError
-        raise UsageError(
-            f"{rel} has an invalid pattern: {exc}",
-            location=location,
-            hint="Fix the pattern; see the gitignore documentation for the syntax.",
-        ) from None
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # undecodable bytes, kept by os as surrogates
+        return "is not valid UTF-8"
+    if "\\" in name:
+        return "holds a backslash, which tar readers and Windows take as a separator"
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        return "holds a control character"
+    return ""
+
+
+def _name_error(rel: str, why: str) -> UsageError:
+    shown = rel.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    return UsageError(
+        f"the project file name {shown!r} {why}, so it cannot ship.",
+        location=SourceLocation(path=shown),
+        hint="Rename it, or leave it out with a .flashignore pattern "
+        "(or [tool.flash] ignore).",
+    )
 
 
 def _walk_error(rel: str, exc: OSError) -> UsageError:

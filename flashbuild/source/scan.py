@@ -97,7 +97,15 @@ def scan_source(source: bytes, *, path: str, module: str) -> tuple[FunctionDecl,
     found = []
     for index, statement in enumerate(statements):
         if isinstance(statement, (cst.FunctionDef, cst.ClassDef)) and statement.decorators:
-            decl = reader.read(statement, index)
+            try:
+                decl = reader.read(statement, index)
+            except RecursionError:  # e.g. `DEPS += [...]` repeated hundreds of times
+                raise evaluator.error(
+                    statement.decorators[0],
+                    "this declaration's values are built from too long a chain of constants "
+                    "to evaluate.",
+                    hint="Build the value in one literal (or a few additions) instead.",
+                ) from None
             if decl is not None:
                 _check_not_rebound(evaluator, decl.name, index)
                 found.append(decl)

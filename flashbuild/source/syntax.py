@@ -9,6 +9,7 @@ the checks cannot disagree on them.
 from __future__ import annotations
 
 import ast
+import contextlib
 import unicodedata
 from collections.abc import Iterator, Sequence
 
@@ -20,34 +21,92 @@ from .modules import absolute_module
 ImportStatement = cst.Import | cst.ImportFrom
 
 
+# How deeply expressions may nest. libcst's native parser crashes the process on some
+# deep chains (10,000 terms of `+`) and its Python visitors reach the recursion limit
+# far earlier; real code stays well below this.
+MAX_NESTING = 200
+_SYNTAX_HINT = ("Fix the syntax error; every shipped .py file must parse. If the file should "
+                "not ship, exclude it in .flashignore.")
+
+
 def parse(source: bytes, path: str) -> cst.Module:
-    """Parse a file, turning a syntax error into a SourceCodeError at its line."""
-    column: int | None
+    """Parse a file, turning a syntax error into a SourceCodeError at its line.
+
+    CPython's own parser (which only parses, never runs the code) reads it
+    first: its errors name the exact spot, and what it accepts (a tab/space
+    mix, say) is accepted; too deep a nesting is refused before libcst sees it.
+    """
+    python_tree = _python_parse(source, path)
+    _check_nesting(python_tree, path)
     try:
         return cst.parse_module(source)
     except cst.ParserSyntaxError as exc:
-        message, line, column = exc.message, exc.raw_line, exc.raw_column + 1
+        error = exc
     except (UnicodeDecodeError, LookupError, SyntaxError) as exc:
         raise SourceCodeError(
             f"cannot be parsed: {exc}",
             location=SourceLocation(path=path),
             hint="Save the file as UTF-8 (or declare its encoding), or exclude it.",
         ) from None
-    # libcst places some errors a token late; CPython's parser (which only
-    # parses, never runs the code) usually names the exact spot.
-    try:
-        ast.parse(source)
-    except SyntaxError as exc:
-        if exc.lineno is not None:
-            message, line, column = exc.msg, exc.lineno, exc.offset
-    except ValueError:  # e.g. null bytes
-        pass
+    with contextlib.suppress(cst.ParserSyntaxError):  # libcst only lacks CPython's tab rules
+        return cst.parse_module(_expand_indentation_tabs(source))
     raise SourceCodeError(
-        f"syntax error: {message}",
-        location=SourceLocation(path=path, line=line, column=column),
-        hint="Fix the syntax error; every shipped .py file must parse. If the file "
-        "should not ship, exclude it in .flashignore.",
+        f"syntax error: {error.message}",
+        location=SourceLocation(path=path, line=error.raw_line, column=error.raw_column + 1),
+        hint=_SYNTAX_HINT,
     )
+
+
+def _python_parse(source: bytes, path: str) -> ast.AST:
+    try:
+        return ast.parse(source)
+    except SyntaxError as exc:
+        raise SourceCodeError(
+            f"syntax error: {exc.msg}",
+            location=SourceLocation(path=path, line=exc.lineno, column=exc.offset),
+            hint=_SYNTAX_HINT,
+        ) from None
+    except RecursionError:
+        raise _nesting_error(SourceLocation(path=path)) from None
+    except (ValueError, MemoryError) as exc:  # null bytes
+        raise SourceCodeError(
+            f"cannot be parsed: {type(exc).__name__}: {exc}",
+            location=SourceLocation(path=path),
+            hint="Fix the file, or exclude it in .flashignore if it should not ship.",
+        ) from None
+
+
+def _check_nesting(tree: ast.AST, path: str) -> None:
+    """Refuse expressions nested deeper than :data:`MAX_NESTING` (walked without recursion)."""
+    stack = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > MAX_NESTING:
+            raise _nesting_error(SourceLocation(
+                path=path, line=getattr(node, "lineno", None),
+                column=getattr(node, "col_offset", -1) + 1 or None))
+        stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+
+
+def _nesting_error(location: SourceLocation) -> SourceCodeError:
+    return SourceCodeError(
+        f"code nested more than {MAX_NESTING} levels deep (such as a chain of "
+        f"{MAX_NESTING} `+` terms) is more than flashbuild reads.",
+        location=location,
+        hint="Split the expression (build a list and join or sum it), or exclude the file "
+        "in .flashignore if it should not ship.",
+    )
+
+
+def _expand_indentation_tabs(source: bytes) -> bytes:
+    """Tabs in indentation as CPython reads them: to the next multiple of 8 columns."""
+    lines = source.split(b"\n")
+    expanded = []
+    for line in lines:
+        body = line.lstrip(b" \t")
+        indent = line[: len(line) - len(body)]
+        expanded.append(indent.expandtabs(8) + body)
+    return b"\n".join(expanded)
 
 
 def identifier(name: str) -> str:

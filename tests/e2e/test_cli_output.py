@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -174,3 +175,18 @@ def test_dry_run_and_preview_cannot_be_combined(write_project, capsys):
     code, out, err = run_cli(["build", "--dry-run", "--preview", str(project)], capsys)
     assert code == 2 and out == ""
     assert "--dry-run and --preview cannot be combined" in err
+
+
+def test_flashbuild_s_own_cache_never_ships_even_inside_the_project(
+    write_project, wheelhouse, capsys, monkeypatch
+):
+    project = write_project(app(endpoint("cpu", ["tinyutil"], cpu=True)))
+    monkeypatch.setenv("FLASHBUILD_CACHE_DIR", str(project / ".cache" / "flashbuild"))
+    options = ["build", "--no-index", "--find-links", str(wheelhouse), str(project)]
+    for _ in range(2):  # the second build finds the first one's cache in the project
+        code, _, err = run_cli(options, capsys)
+        assert code == 0, err
+    with tarfile.open(project / ".flash" / "artifact.tar.gz") as archive:
+        names = archive.getnames()
+    assert not [name for name in names if name.startswith(".cache")]
+    assert (project / ".cache" / "flashbuild").is_dir()

@@ -42,7 +42,7 @@ def config_hashes(app: AppSpec) -> dict[str, str]:
 
 def _bump_idle_timeout(endpoint: EndpointSpec) -> EndpointSpec:
     current = 60 if endpoint.idle_timeout is None else endpoint.idle_timeout
-    return replace(endpoint, idle_timeout=current + 1)
+    return replace(endpoint, idle_timeout=current + 1 if current < 3600 else current - 1)
 
 
 def _raise_max_workers(endpoint: EndpointSpec) -> EndpointSpec:

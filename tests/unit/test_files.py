@@ -604,3 +604,42 @@ def test_temp_file_of_a_killed_build_never_ships(tmp_path):
     (tmp_path / ".other.tmp-0123abcd").write_bytes(b"a user's file")
     files = collect_project_files(tmp_path, skip=(output,))
     assert [f.path for f in files.files] == [".other.tmp-0123abcd", "app.py"]
+
+
+# --- hostile names and ignore files ----------------------------------------------
+
+
+@pytest.mark.parametrize(("name", "why"), [
+    (b"caf\xe9.txt", "is not valid UTF-8"),
+    (b"back\\slash.txt", "holds a backslash"),
+    (b"tab\there.txt", "holds a control character"),
+])
+def test_a_file_name_the_artifact_cannot_hold_is_a_usage_error(tmp_path, name, why):
+    project = make_project(tmp_path, {"app.py": "x = 1\n"})
+    with open(os.path.join(os.fsencode(project), name), "wb") as file:
+        file.write(b"data")
+    with pytest.raises(UsageError, match=why) as info:
+        collect_project_files(project)
+    assert "Rename it, or leave it out" in info.value.hint
+    assert info.value.location is not None
+
+
+def test_an_unshippable_name_that_is_ignored_is_fine(tmp_path):
+    project = make_project(tmp_path, {"app.py": "x = 1\n", ".flashignore": "*.txt\n"})
+    with open(os.path.join(os.fsencode(project), b"caf\xe9.txt"), "wb") as file:
+        file.write(b"data")
+    assert shipped(project) == {"app.py", ".flashignore"}
+
+
+def test_patterns_git_accepts_but_that_match_nothing_are_dropped(tmp_path):
+    project = make_project(tmp_path, {"app.py": "", "z.txt": "", ".gitignore": "[z-a]\n*.txt\n"})
+    assert shipped(project) == {"app.py", ".gitignore"}
+    assert shipped(project, ignore=["[z-a].py", "app.py"]) == {".gitignore"}
+
+
+@pytest.mark.parametrize("name", [".gitignore", ".flashignore"])
+def test_an_ignore_file_that_is_a_fifo_is_refused_at_once(tmp_path, name):
+    project = make_project(tmp_path, {"app.py": ""})
+    os.mkfifo(project / name)
+    with pytest.raises(UsageError, match=f"{name} is not a regular file"):
+        collect_project_files(project)

@@ -76,3 +76,21 @@ def test_unreadable_inputs_raise_usage_errors(tmp_path, make, message):
     assert str(raised.value).startswith(message.format(d=tmp_path))
     assert raised.value.exit_code == 2
     assert "flash build" in raised.value.hint
+
+
+def test_a_manifest_that_inflates_beyond_any_real_one_is_not_read(tmp_path):
+    import gzip
+    import io
+    import tarfile as tar
+
+    from flashbuild.inspect.load import MAX_MANIFEST_BYTES, load_manifest
+
+    artifact = tmp_path / "bomb.tar.gz"
+    size = MAX_MANIFEST_BYTES + 1
+    with gzip.open(artifact, "wb", compresslevel=1) as raw, tar.open(fileobj=raw, mode="w") as out:
+        info = tar.TarInfo("flash_manifest.json")
+        info.size = size
+        out.addfile(info, io.BytesIO(b" " * size))
+    assert artifact.stat().st_size < 1_000_000
+    with pytest.raises(UsageError, match="more than a manifest ever needs"):
+        load_manifest(artifact)

@@ -471,3 +471,31 @@ def test_endpoint_names_with_control_characters_are_refused(name):
     error = scan_error(f"from runpod_flash import Endpoint\n@Endpoint(name={name!r})\n"
                        "def f(): ...\n")
     assert "is not valid" in error.message
+
+
+def test_a_tab_and_space_mix_python_accepts_is_accepted():
+    source = (b"from runpod_flash import Endpoint\n"
+              b"@Endpoint(name='e', cpu='cpu3c-1-2')\n"
+              b"def f():\n    if 1:\n\t    x = 1\n    return x\n")
+    (decl,) = scan_source(source, path="app.py", module="app")
+    assert decl.name == "f"
+
+
+def test_a_syntax_error_is_reported_at_its_own_line():
+    error = scan_error("from runpod_flash import Endpoint\n\n\nx = 1\ny = (2,\nz = 3\n")
+    assert error.location.line in (5, 6) and error.location.line != 1
+
+
+@pytest.mark.parametrize("expression", [" + ".join(["1"] * 10_000), "(" * 2000 + "1" + ")" * 2000,
+                                        " + ".join(["1"] * 300)])
+def test_absurd_nesting_is_refused_not_a_crash(expression):
+    error = scan_error(f"from runpod_flash import Endpoint\nX = {expression}\n")
+    assert "nested" in error.message or "too many nested parentheses" in error.message
+
+
+def test_a_long_chain_of_constants_is_an_error_at_the_declaration():
+    source = ("from runpod_flash import Endpoint\nDEPS = []\n" + "DEPS += ['x']\n" * 400
+              + "@Endpoint(name='e', cpu='cpu3c-1-2', dependencies=DEPS)\ndef f(): ...\n")
+    error = scan_error(source)
+    assert "too long a chain of constants" in error.message
+    assert error.location.line == 403
