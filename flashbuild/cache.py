@@ -28,20 +28,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from . import __version__
-from ._util.files import atomic_write_bytes, file_sha256, staging_directory
+from ._util.files import atomic_write_bytes, exclusive_lock, file_sha256, staging_directory
 from ._util.records_json import from_data, to_data
 from .config.environment import CACHE_ENV
-from .errors import FlashBuildError, PackagingError
+from .errors import FlashBuildError, PackagingError, UsageError
 
 ENTRY_FORMAT = 3
 PART_FILE = "deps.tar.gz"
 ENTRY_FILE = "entry.json"
-
-try:  # POSIX; elsewhere concurrent builders of one key just both build it
-    import fcntl
-except ImportError:  # pragma: no cover
-    fcntl = None  # type: ignore[assignment]
-
 
 Item = TypeVar("Item")
 
@@ -72,6 +66,31 @@ def cached_tuple(
             text = json.dumps({"type": tag, "items": items}, sort_keys=True)
             atomic_write_bytes(entry, text.encode(), durable=False)
     return found
+
+
+# The cache directory tag (https://bford.info/cachedir/): backup tools skip the folder,
+# and `flash cache clear` only ever clears a folder that carries it.
+TAG_FILE = "CACHEDIR.TAG"
+TAG = ("Signature: 8a477f597d28d172789f06886806bc55\n"
+       "# This file is a cache directory tag created by flashbuild.\n"
+       "# For information about cache directory tags, see https://bford.info/cachedir/\n")
+
+
+def mark_cache_dir(root: Path) -> None:
+    """Create ``root`` if needed and tag it as flashbuild's cache (best effort)."""
+    with contextlib.suppress(OSError):
+        root.mkdir(parents=True, exist_ok=True)
+        tag = root / TAG_FILE
+        if not tag.is_file():
+            atomic_write_bytes(tag, TAG.encode(), durable=False)
+
+
+def is_flashbuild_cache(root: Path) -> bool:
+    """Whether ``root`` carries flashbuild's cache directory tag."""
+    try:
+        return (root / TAG_FILE).read_text(encoding="utf-8") == TAG
+    except (OSError, UnicodeDecodeError):
+        return False
 
 
 def cache_key(parts: Mapping[str, object]) -> str:
@@ -143,18 +162,14 @@ class DependencyCache:
     @contextlib.contextmanager
     def locked(self, key: str) -> Iterator[None]:
         """Hold the builder's lock for ``key`` (released by the OS if the process dies)."""
-        locks = self.root / "locks"
+        lock = self.root / "locks" / f"{key}.lock"
         try:
-            locks.mkdir(parents=True, exist_ok=True)
-            handle = open(locks / f"{key}.lock", "a+b")  # noqa: SIM115 - closed below
+            lock.parent.mkdir(parents=True, exist_ok=True)
+            lock.touch()
         except OSError as exc:
             raise _cache_error(self.root, exc) from None
-        try:
-            if fcntl is not None:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        with exclusive_lock(lock):
             yield
-        finally:
-            handle.close()
 
     def staging_dir(self) -> Path:
         """A fresh private directory to build an entry in; old leftovers are swept."""
@@ -188,7 +203,17 @@ class DependencyCache:
         return CacheInfo(root=self.root, entries=len(entries), size=size)
 
     def clear(self) -> CacheInfo:
-        """Remove every entry, scan and check result and preview runtime; return what there was."""
+        """Remove every entry, scan and check result and preview runtime; return what there was.
+
+        Refuses a folder that holds something but is not tagged as flashbuild's
+        cache: FLASHBUILD_CACHE_DIR may name any folder.
+        """
+        if (self.root.is_dir() and any(self.root.iterdir())
+                and not is_flashbuild_cache(self.root)):
+            raise UsageError(
+                f"{self.root} is not a flashbuild cache (it has no {TAG_FILE} written by "
+                "flashbuild), so nothing in it was removed.",
+                hint="Check FLASHBUILD_CACHE_DIR; delete the folder yourself if it is one.")
         before = self.info()
         for name in ("entries", "staging", "scan", "checks", "preview"):
             shutil.rmtree(self.root / name, ignore_errors=True)

@@ -11,6 +11,7 @@ only once the new ones are completely written.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import time
 from collections.abc import Callable, Iterator
@@ -19,10 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ._util.files import atomic_write_bytes
+from ._util.files import commit_staged, exclusive_lock, remove_stale_temps, stage_bytes
 from ._util.processes import CommandListener
 from .artifact.members import ArchiveMember, members_from_project_files, members_from_rendered
 from .artifact.write import write_artifact
+from .cache import mark_cache_dir
 from .checks.run import enforce, import_findings, source_findings
 from .config.build_config import BuildConfig
 from .config.images import check_app_modules, check_images
@@ -109,8 +111,22 @@ def build(
     on_stage: StageListener | None = None,
     on_command: CommandListener | None = None,
 ) -> BuildResult:
-    """Build the artifact and manifest described by ``config``."""
+    """Build the artifact and manifest described by ``config``.
+
+    Builds of one project run one at a time (they lock its ``.flash`` folder),
+    since they share the build directory; a second one waits for the first.
+    """
+    with exclusive_lock(config.flash_dir, directory=True):
+        for output in (config.output, config.manifest_path):
+            remove_stale_temps(output)  # left by a build that was killed
+        return _build(config, on_stage, on_command)
+
+
+def _build(config: BuildConfig, on_stage: StageListener | None,
+           on_command: CommandListener | None) -> BuildResult:
     stages = _Stages(on_stage)
+    if config.cache_dir is not None:
+        mark_cache_dir(config.cache_dir)
     with stages.stage("scan"):
         files, scan = _scan(config)
     with stages.stage("plan"):
@@ -207,8 +223,15 @@ def _package(config: BuildConfig, files: ProjectFiles, plan: BuildPlan,
         generated += (dependencies.requirements,)
     _write_build_dir(config.build_dir, generated, shipped if config.keep_build else ())
     members = [*members_from_project_files(shipped), *members_from_rendered(generated)]
-    artifact = _write(config, members, dependencies)
-    atomic_write_bytes(config.manifest_path, manifest_bytes(manifest))
+    # Both outputs change or neither: the manifest is written first, moved in last.
+    staged_manifest = stage_bytes(config.manifest_path, manifest_bytes(manifest))
+    try:
+        artifact = _write(config, members, dependencies)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            staged_manifest.unlink()
+        raise
+    commit_staged(staged_manifest, config.manifest_path)
     return _Packaged(artifact=artifact, manifest=manifest, project_files=len(shipped))
 
 

@@ -17,6 +17,11 @@ from typing import BinaryIO
 
 from ..errors import PackagingError
 
+try:  # POSIX; elsewhere concurrent writers are not serialised
+    import fcntl
+except ImportError:  # pragma: no cover
+    fcntl = None  # type: ignore[assignment]
+
 COPY_CHUNK = 1 << 20
 STALE_SECONDS = 24 * 3600  # a staging directory this old belongs to a build that died
 
@@ -84,6 +89,72 @@ def atomic_file(path: Path, *, durable: bool = True) -> Iterator[BinaryIO]:
         raise
     if durable:
         _fsync_directory(path.parent)
+
+
+@contextlib.contextmanager
+def exclusive_lock(path: Path, *, directory: bool = False) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (a file, or with ``directory`` a folder, created
+    if missing, so that no lock file is left behind); a second holder waits.
+
+    The OS releases it if the process dies. Without ``fcntl`` (not POSIX) it
+    does not lock.
+    """
+    try:
+        if directory:
+            path.mkdir(parents=True, exist_ok=True)
+            descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError as exc:
+        raise write_error(path, exc) from None
+    try:
+        if fcntl is not None:
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(descriptor)
+
+
+def remove_stale_temps(path: Path) -> None:
+    """Delete the temp files of ``path`` that killed builds left (see :func:`is_temp_of`)."""
+    with contextlib.suppress(OSError):
+        for candidate in path.parent.iterdir():
+            if is_temp_of(candidate, path):
+                with contextlib.suppress(OSError):
+                    candidate.unlink()
+
+
+def stage_bytes(path: Path, data: bytes) -> Path:
+    """Write ``data`` to a temp file beside ``path`` (durably); :func:`commit_staged` moves it.
+
+    For outputs that must change together: stage each, then commit them, so
+    that a failure while writing leaves every one of them as it was.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temp = path.parent / temp_name(path)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+        with os.fdopen(os.open(temp, flags, 0o666), "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+    except OSError as exc:
+        with contextlib.suppress(OSError, UnboundLocalError):
+            temp.unlink()
+        raise write_error(path, exc) from None
+    return temp
+
+
+def commit_staged(temp: Path, path: Path) -> None:
+    """Move a file from :func:`stage_bytes` into place."""
+    try:
+        os.replace(temp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            temp.unlink()
+        raise write_error(path, exc) from None
+    _fsync_directory(path.parent)
 
 
 def atomic_write_bytes(path: Path, data: bytes, *, durable: bool = True) -> None:

@@ -23,6 +23,7 @@ from .images import images
 from .manifest import manifest
 from .preview import preview
 from .report import INTERRUPTED, error_document, report_error
+from .signals import signals_interrupt
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -40,7 +41,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     state: dict[str, Any] = {"verbose": 0, "json": False}  # set once a command parses its options
     args = list(argv if argv is not None else sys.argv[1:])
     try:
-        with cli.make_context("flash", args, obj=state) as ctx:
+        with signals_interrupt(), cli.make_context("flash", args, obj=state) as ctx:
             result = cli.invoke(ctx)
         return result if isinstance(result, int) else 0
     except click.exceptions.Exit as exc:

@@ -13,10 +13,8 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +36,7 @@ from ..preview.session import STARTUP_TIMEOUT, Preview
 from .options import index_options
 from .progress import Progress, command_echo
 from .report import INTERRUPTED, display_path, report_error
+from .signals import signals_interrupt
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -91,7 +90,7 @@ def run_preview(project_dir: Path, *, port: int = DEFAULT_PORT, with_image_packa
     show = command_echo(verbose, quiet)
     progress = Progress(sys.stderr, enabled=not quiet)
     try:
-        with _signals_interrupt():
+        with signals_interrupt():
             session, runtime = _prepare(project_dir, progress, show, quiet=quiet,
                                         with_image_packages=with_image_packages, port=port,
                                         startup_timeout=startup_timeout, **build_options)
@@ -186,22 +185,3 @@ def preview_document(session: Preview, runtime: RuntimeEnvironment) -> dict:
     }
 
 
-@contextmanager
-def _signals_interrupt() -> Iterator[None]:
-    """SIGTERM stops the preview like Ctrl-C; a second signal cannot cut the stop short."""
-
-    def interrupt(_signum: int, _frame: object) -> None:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        raise KeyboardInterrupt
-
-    try:
-        previous = {signum: signal.signal(signum, interrupt)
-                    for signum in (signal.SIGINT, signal.SIGTERM)}
-    except ValueError:  # not the main thread (e.g. an embedding test runner): leave them be
-        previous = {}
-    try:
-        yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)

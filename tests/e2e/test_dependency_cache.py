@@ -222,3 +222,23 @@ def test_two_part_artifact_extracts_with_every_reader(project, wheelhouse, tmp_p
     subprocess.run(["tar", "xzf", str(artifact), "-C", str(out)], check=True)
     extracted = {str(p.relative_to(out)): p.read_bytes() for p in out.rglob("*") if p.is_file()}
     assert extracted == contents["r:gz"]
+
+
+def test_cache_clear_refuses_a_folder_that_is_not_a_flashbuild_cache(
+    project, capsys, tmp_path, monkeypatch
+):
+    precious = tmp_path / "home-of-the-user"
+    for name in ("scan", "preview", "entries"):
+        (precious / name).mkdir(parents=True)
+        (precious / name / "keep.txt").write_text("mine")
+    monkeypatch.setenv("FLASHBUILD_CACHE_DIR", str(precious))
+    code, _, err = run_cli(["cache", "clear"], capsys)
+    assert code == 2 and "is not a flashbuild cache" in err
+    assert all((precious / name / "keep.txt").is_file() for name in ("scan", "preview", "entries"))
+    tagged = tmp_path / "tagged"
+    monkeypatch.setenv("FLASHBUILD_CACHE_DIR", str(tagged))
+    code, _, err = run_cli(["build", "--no-deps", str(project)], capsys)
+    assert code == 0, err
+    assert (tagged / "CACHEDIR.TAG").read_text().startswith("Signature: 8a477f597d28d172")
+    code, _, err = run_cli(["cache", "clear"], capsys)
+    assert code == 0 and "Removed" in err

@@ -266,3 +266,19 @@ def test_installed_wheel_finds_its_templates(tmp_path):
     run(str(venv / "bin" / "flash"), "build", "--no-deps", str(app))
     names = archive_names(app / ".flash" / "artifact.tar.gz")
     assert {"handler_gpu-worker.py", "handler_cpu-worker.py", "handler_lb-worker.py"} <= set(names)
+
+
+def test_a_manifest_that_cannot_be_written_leaves_the_artifact_as_it_was(write_project, tmp_path):
+    from flashbuild.errors import PackagingError
+
+    from ..support.helpers import app, endpoint
+
+    project = write_project(app(endpoint("cpu", [], cpu=True)))
+    first = build_project(project).artifact.path.read_bytes()
+    (project / "main.py").write_text((project / "main.py").read_text() + "\nX = 2\n")
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where a folder should be")
+    with pytest.raises(PackagingError):
+        build_project(project, manifest_output=blocker / "flash_manifest.json")
+    assert (project / ".flash" / "artifact.tar.gz").read_bytes() == first
+    assert not [p for p in (project / ".flash").iterdir() if ".tmp-" in p.name]
