@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from . import __version__
-from ._util.files import atomic_write_bytes, exclusive_lock, file_sha256, staging_directory
+from ._util.files import atomic_write_bytes, file_lock, file_sha256, staging_directory
 from ._util.records_json import from_data, to_data
 from .config.environment import CACHE_ENV
 from .errors import FlashBuildError, PackagingError, UsageError
@@ -36,6 +36,7 @@ from .errors import FlashBuildError, PackagingError, UsageError
 ENTRY_FORMAT = 3
 PART_FILE = "deps.tar.gz"
 ENTRY_FILE = "entry.json"
+IN_USE_LOCK = "locks/in-use.lock"
 
 Item = TypeVar("Item")
 
@@ -83,6 +84,23 @@ def mark_cache_dir(root: Path) -> None:
         tag = root / TAG_FILE
         if not tag.is_file():
             atomic_write_bytes(tag, TAG.encode(), durable=False)
+
+
+@contextlib.contextmanager
+def cache_in_use(root: Path | None) -> Iterator[None]:
+    """Tag ``root`` as the cache and hold its in-use lock, shared with other builds
+    and previews, for the block: :meth:`DependencyCache.clear` needs it alone.
+
+    A cache whose lock cannot be created (a read-only folder) is used unlocked.
+    """
+    if root is None:
+        yield
+        return
+    mark_cache_dir(root)
+    with contextlib.ExitStack() as stack:
+        with contextlib.suppress(PackagingError):
+            stack.enter_context(file_lock(root / IN_USE_LOCK, shared=True))
+        yield
 
 
 def is_flashbuild_cache(root: Path) -> bool:
@@ -168,7 +186,7 @@ class DependencyCache:
             lock.touch()
         except OSError as exc:
             raise _cache_error(self.root, exc) from None
-        with exclusive_lock(lock):
+        with file_lock(lock):
             yield
 
     def staging_dir(self) -> Path:
@@ -202,11 +220,13 @@ class DependencyCache:
                     size += path.stat().st_size if path.is_file() else 0
         return CacheInfo(root=self.root, entries=len(entries), size=size)
 
-    def clear(self) -> CacheInfo:
+    def clear(self, *, wait: bool = False) -> CacheInfo:
         """Remove every entry, scan and check result and preview runtime; return what there was.
 
         Refuses a folder that holds something but is not tagged as flashbuild's
-        cache: FLASHBUILD_CACHE_DIR may name any folder.
+        cache: FLASHBUILD_CACHE_DIR may name any folder. A cache in use by a
+        build or preview (:func:`cache_in_use`) is refused too, or with ``wait``
+        cleared once they have finished.
         """
         if (self.root.is_dir() and any(self.root.iterdir())
                 and not is_flashbuild_cache(self.root)):
@@ -214,10 +234,20 @@ class DependencyCache:
                 f"{self.root} is not a flashbuild cache (it has no {TAG_FILE} written by "
                 "flashbuild), so nothing in it was removed.",
                 hint="Check FLASHBUILD_CACHE_DIR; delete the folder yourself if it is one.")
-        before = self.info()
-        for name in ("entries", "staging", "scan", "checks", "preview"):
-            shutil.rmtree(self.root / name, ignore_errors=True)
-        return before
+        if not self.root.is_dir():
+            return self.info()
+        try:
+            with file_lock(self.root / IN_USE_LOCK, wait=wait):
+                before = self.info()
+                for name in ("entries", "staging", "scan", "checks", "preview"):
+                    shutil.rmtree(self.root / name, ignore_errors=True)
+                return before
+        except BlockingIOError:
+            raise PackagingError(
+                f"the cache at {self.root} is in use by a running `flash build` or "
+                "`flash preview`, so nothing in it was removed.",
+                hint="Run `flash cache clear` again once it has finished, or add --wait "
+                     "to wait for it.") from None
 
     def _discard(self, directory: Path) -> None:
         # Rename first so a reader never sees a half-deleted entry.

@@ -20,12 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ._util.files import commit_staged, exclusive_lock, remove_stale_temps, stage_bytes
+from ._util.files import commit_staged, file_lock, remove_stale_temps, stage_bytes
 from ._util.processes import CommandListener
 from .artifact.members import ArchiveMember, members_from_project_files, members_from_rendered
 from .artifact.write import write_artifact
-from .cache import mark_cache_dir
+from .cache import cache_in_use
 from .checks.run import enforce, import_findings, source_findings
+from .checks.secrets import secret_findings
 from .config.build_config import BuildConfig
 from .config.images import check_app_modules, check_images
 from .deps.dry_run import dry_run_report
@@ -58,7 +59,7 @@ from .render.manifest import (
     render_manifest,
     source_fingerprint,
 )
-from .source.files import collect_project_files, project_python_paths
+from .source.files import collect_project_files, project_python_paths, read_project_file
 from .source.plan import build_plan
 from .source.scan import scan_project
 
@@ -115,8 +116,9 @@ def build(
 
     Builds of one project run one at a time (they lock its ``.flash`` folder),
     since they share the build directory; a second one waits for the first.
+    The cache is marked in use meanwhile, so ``flash cache clear`` leaves it be.
     """
-    with exclusive_lock(config.flash_dir, directory=True):
+    with file_lock(config.flash_dir, directory=True), cache_in_use(config.cache_dir):
         for output in (config.output, config.manifest_path):
             remove_stale_temps(output)  # left by a build that was killed
         return _build(config, on_stage, on_command)
@@ -125,8 +127,6 @@ def build(
 def _build(config: BuildConfig, on_stage: StageListener | None,
            on_command: CommandListener | None) -> BuildResult:
     stages = _Stages(on_stage)
-    if config.cache_dir is not None:
-        mark_cache_dir(config.cache_dir)
     with stages.stage("scan"):
         files, scan = _scan(config)
     with stages.stage("plan"):
@@ -135,6 +135,7 @@ def _build(config: BuildConfig, on_stage: StageListener | None,
         project_paths = project_python_paths(files.root)
         report = source_findings(files, plan, project_paths=project_paths,
                                  cache_dir=config.cache_dir)
+        enforce(secret_findings(files.files, config.allow_secrets), strict=False)
         warnings = (*files.warnings, *scan.warnings,
                     *enforce(report.findings, strict=config.strict))
     with stages.stage("render"):
@@ -198,7 +199,8 @@ def _scan(config: BuildConfig) -> tuple[ProjectFiles, ScanResult]:
     # the cache (a CI recipe may well put the cache inside the checkout).
     own = (config.output, config.manifest_path,
            *((config.cache_dir,) if config.cache_dir is not None else ()))
-    files = collect_project_files(config.project_dir, skip=own, ignore=config.ignore)
+    files = collect_project_files(config.project_dir, skip=own, ignore=config.ignore,
+                                  allow_secrets=config.allow_secrets)
     return files, scan_project(files, cache_dir=config.cache_dir)
 
 
@@ -308,7 +310,7 @@ def _write_build_dir(
         if file.link_target is not None:
             destination.symlink_to(file.link_target)
         else:
-            shutil.copyfile(file.source, destination)
+            destination.write_bytes(read_project_file(file))
     for rendered in generated:
         destination = build_dir / rendered.path
         destination.parent.mkdir(parents=True, exist_ok=True)

@@ -96,6 +96,8 @@ class ProjectFile:
     source: Path  # absolute path on disk
     executable: bool = False
     link_target: str | None = None  # relative POSIX target for in-project symlinks
+    # (st_dev, st_ino) when collected: every later read checks it is still this file
+    identity: tuple[int, int] | None = field(default=None, compare=False)
 
     @property
     def is_symlink(self) -> bool:

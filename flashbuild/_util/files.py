@@ -5,10 +5,12 @@ hashing, private staging directories and safe extraction.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import secrets
 import shutil
+import stat
 import tarfile
 import time
 from collections.abc import Iterator
@@ -30,6 +32,58 @@ def file_sha256(path: Path) -> str:
     """sha256 of a file's contents, read in 1 MiB blocks."""
     digest = hashlib.sha256()
     with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(COPY_CHUNK), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+FileIdentity = tuple[int, int]  # (st_dev, st_ino) of a file as it was collected
+
+
+def file_identity(status: os.stat_result) -> FileIdentity:
+    """What tells one file from another: its device and inode."""
+    return status.st_dev, status.st_ino
+
+
+def open_collected(path: Path, identity: FileIdentity | None) -> BinaryIO:
+    """Open a project file judged earlier, only if it is still that regular file.
+
+    The last component is never followed (``O_NOFOLLOW``), and the opened file
+    must have the ``identity`` recorded when it was collected, so a file (or a
+    folder above it) swapped for a symlink during the build is refused rather
+    than read from wherever the link points. A FIFO does not block the open.
+    Raises ``OSError`` whose ``strerror`` says what happened.
+    """
+    flags = (os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+             | getattr(os, "O_BINARY", 0))
+    try:
+        descriptor = os.open(path, flags)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise OSError(errno.ELOOP, "it was replaced by a symlink during the build") from None
+        raise
+    try:
+        status = os.fstat(descriptor)
+        if not stat.S_ISREG(status.st_mode):
+            raise OSError(errno.EINVAL, "it is not a regular file")
+        if identity is not None and file_identity(status) != identity:
+            raise OSError(errno.ESTALE, "it was replaced by another file during the build")
+        return os.fdopen(descriptor, "rb")
+    except BaseException:
+        os.close(descriptor)
+        raise
+
+
+def read_collected(path: Path, identity: FileIdentity | None, limit: int = -1) -> bytes:
+    """The contents (at most ``limit`` bytes) of a file, read as :func:`open_collected` opens it."""
+    with open_collected(path, identity) as stream:
+        return stream.read(limit)
+
+
+def collected_sha256(path: Path, identity: FileIdentity | None) -> str:
+    """sha256 of a file, read as :func:`open_collected` opens it."""
+    digest = hashlib.sha256()
+    with open_collected(path, identity) as stream:
         for block in iter(lambda: stream.read(COPY_CHUNK), b""):
             digest.update(block)
     return digest.hexdigest()
@@ -92,9 +146,13 @@ def atomic_file(path: Path, *, durable: bool = True) -> Iterator[BinaryIO]:
 
 
 @contextlib.contextmanager
-def exclusive_lock(path: Path, *, directory: bool = False) -> Iterator[None]:
-    """Hold an exclusive lock on ``path`` (a file, or with ``directory`` a folder, created
-    if missing, so that no lock file is left behind); a second holder waits.
+def file_lock(
+    path: Path, *, directory: bool = False, shared: bool = False, wait: bool = True
+) -> Iterator[None]:
+    """Hold a lock on ``path`` (a file, or with ``directory`` a folder, created if
+    missing, so that no lock file is left behind): exclusive, or ``shared`` with
+    other shared holders. A conflicting request waits, or with ``wait=False``
+    raises ``BlockingIOError``.
 
     The OS releases it if the process dies. Without ``fcntl`` (not POSIX) it
     does not lock.
@@ -110,7 +168,8 @@ def exclusive_lock(path: Path, *, directory: bool = False) -> Iterator[None]:
         raise write_error(path, exc) from None
     try:
         if fcntl is not None:
-            fcntl.flock(descriptor, fcntl.LOCK_EX)
+            operation = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
+            fcntl.flock(descriptor, operation if wait else operation | fcntl.LOCK_NB)
         yield
     finally:
         os.close(descriptor)

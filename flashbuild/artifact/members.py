@@ -32,6 +32,7 @@ class ArchiveMember:
     data: bytes | None = field(default=None, repr=False)  # or in-memory content
     link_target: str | None = None  # or a symlink with this relative target
     executable: bool = False
+    identity: tuple[int, int] | None = None  # of a project file, checked when it is read
 
 
 def members_from_project_files(files: Iterable[ProjectFile]) -> list[ArchiveMember]:
@@ -39,7 +40,8 @@ def members_from_project_files(files: Iterable[ProjectFile]) -> list[ArchiveMemb
     return [
         ArchiveMember(name=file.path, link_target=file.link_target)
         if file.is_symlink
-        else ArchiveMember(name=file.path, source=file.source, executable=file.executable)
+        else ArchiveMember(name=file.path, source=file.source, executable=file.executable,
+                           identity=file.identity)
         for file in files
     ]
 

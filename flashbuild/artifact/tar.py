@@ -12,13 +12,12 @@ owners root with empty names, modes normalised, one fixed mtime.
 from __future__ import annotations
 
 import os
-import stat
 import tarfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Protocol
 
-from .._util.files import COPY_CHUNK
+from .._util.files import COPY_CHUNK, FileIdentity, open_collected
 from ..errors import PackagingError
 
 BLOCK_SIZE = tarfile.BLOCKSIZE  # 512
@@ -44,6 +43,8 @@ class ArchiveEntry(Protocol):
     def link_target(self) -> str | None: ...
     @property
     def executable(self) -> bool: ...
+    @property
+    def identity(self) -> FileIdentity | None: ...
 
 
 def _header(info: tarfile.TarInfo) -> bytes:
@@ -92,22 +93,17 @@ def _write_entry(out: Writer, name: str, member: ArchiveEntry | None, mtime: int
         out.write(_padding(info.size))
     else:
         assert member.source is not None
-        _write_source_file(out, info, member.source)
+        _write_source_file(out, info, member.source, member.identity)
 
 
-def _write_source_file(out: Writer, info: tarfile.TarInfo, source: Path) -> None:
-    """Stream ``source`` into the archive; its size must not change while it is read."""
+def _write_source_file(
+    out: Writer, info: tarfile.TarInfo, source: Path, identity: FileIdentity | None
+) -> None:
+    """Stream ``source`` into the archive; it must still be the regular file that was
+    collected (no link followed), and its size must not change while it is read."""
     try:
-        # O_NONBLOCK so a FIFO in place of the file is refused below instead of hanging.
-        flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
-        with os.fdopen(os.open(source, flags), "rb") as stream:
-            status = os.fstat(stream.fileno())
-            if not stat.S_ISREG(status.st_mode):
-                raise PackagingError(
-                    f"cannot package {source} (archive member {info.name!r}): not a regular file.",
-                    hint="Replace it with a regular file or exclude it.",
-                )
-            info.size = status.st_size
+        with open_collected(source, identity) as stream:
+            info.size = os.fstat(stream.fileno()).st_size
             out.write(_header(info))
             remaining = info.size
             while remaining:

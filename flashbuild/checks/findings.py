@@ -11,7 +11,7 @@ from ..records import BuildPlan, BuildWarning, FunctionDecl, PlannedEndpoint
 
 FindingCode = Literal[
     "scope", "undeclared-import", "module-level-import", "unshipped-import", "not-awaited",
-    "unavailable-import",
+    "unavailable-import", "secret",
 ]
 Severity = Literal["warning", "error"]
 SEVERITIES: dict[FindingCode, Severity] = {
@@ -21,6 +21,7 @@ SEVERITIES: dict[FindingCode, Severity] = {
     "unshipped-import": "error",
     "not-awaited": "warning",
     "unavailable-import": "error",
+    "secret": "error",
 }
 # What to do about each kind of error.
 FIXES: dict[FindingCode, str] = {
@@ -28,6 +29,9 @@ FIXES: dict[FindingCode, str] = {
     "[tool.flash] ignore), or stop importing it.",
     "unavailable-import": "Declare the package in the endpoint's dependencies=[...] (or "
     "requirements.txt), or move the import into the functions that use it.",
+    "secret": "Remove the credential and read it from the environment (env=... or a secret) "
+    "on the worker, leave the file out (.flashignore), or, if it is no secret (a test key), "
+    "list its path in [tool.flash] allow-secrets.",
 }
 
 

@@ -56,6 +56,7 @@ from .. import __version__
 from ..cache import cached_tuple
 from ..errors import SourceCodeError, StaticCheckError
 from ..records import BuildPlan, BuildWarning, ProjectFiles
+from ..source.files import read_project_file
 from ..source.modules import local_module_names, module_name
 from .findings import (
     FIXES,
@@ -80,7 +81,7 @@ def source_findings(
     (:func:`~flashbuild.source.files.project_python_paths`).
     """
     sources = {
-        file.path: file.source.read_bytes()
+        file.path: read_project_file(file)
         for file in files.files
         if file.path.endswith(".py") and file.link_target is None
     }

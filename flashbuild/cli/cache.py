@@ -30,9 +30,11 @@ def cache_info() -> int:
 
 
 @cache.command("clear")
-def cache_clear() -> int:
+@click.option("--wait", is_flag=True,
+              help="If a build or preview is using the cache, wait for it instead of refusing.")
+def cache_clear(wait: bool) -> int:
     """Remove every cache entry."""
-    before = DependencyCache(default_cache_dir(os.environ)).clear()
+    before = DependencyCache(default_cache_dir(os.environ)).clear(wait=wait)
     click.echo(f"Removed {before.entries} entries ({human(before.size)}) from {before.root}",
                err=True)
     return 0

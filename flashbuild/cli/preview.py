@@ -21,6 +21,7 @@ from typing import Any
 import click
 
 from .. import __version__, pipeline
+from ..cache import cache_in_use
 from ..config.environment import default_cache_dir
 from ..errors import FlashBuildError
 from ..preview.runtime import (
@@ -90,7 +91,8 @@ def run_preview(project_dir: Path, *, port: int = DEFAULT_PORT, with_image_packa
     show = command_echo(verbose, quiet)
     progress = Progress(sys.stderr, enabled=not quiet)
     try:
-        with signals_interrupt():
+        # The runtime lives in the cache: `flash cache clear` must not remove it while serving.
+        with signals_interrupt(), cache_in_use(default_cache_dir(os.environ)):
             session, runtime = _prepare(project_dir, progress, show, quiet=quiet,
                                         with_image_packages=with_image_packages, port=port,
                                         startup_timeout=startup_timeout, **build_options)

@@ -59,6 +59,7 @@ class BuildConfig:
     threads: int | None = None  # compression threads; None: one per CPU
     cache_dir: Path | None = None  # None: no cache (--no-cache)
     ignore: tuple[str, ...] = ()  # [tool.flash] ignore: gitignore patterns
+    allow_secrets: frozenset[str] = frozenset()  # [tool.flash] allow-secrets: paths
     strict: bool = False  # static check warnings fail the build
     manifest_output: Path | None = None  # None: .flash/flash_manifest.json
 
@@ -130,6 +131,7 @@ class BuildConfig:
             threads=_threads(threads),
             cache_dir=None if no_cache else default_cache_dir(environ),
             ignore=tuple(settings.get("ignore", ())),
+            allow_secrets=frozenset(p.strip("/") for p in settings.get("allow-secrets", ())),
             strict=strict,
             manifest_output=manifest_output,
         )

@@ -103,9 +103,15 @@ def index_options(
 
 def _check_index_url(url: str) -> None:
     """An index is an http(s) URL with a host, or a file: URL (as uv takes them)."""
-    parts = urllib.parse.urlsplit(url)
-    if (parts.scheme in ("http", "https") and parts.netloc and not any(
-            c.isspace() for c in url)) or (parts.scheme == "file" and parts.path):
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port  # raises for a port that is not a number
+    except ValueError:  # also a bracket left open
+        parts, port = None, None
+    if parts is not None and port != 0 and (
+            (parts.scheme in ("http", "https") and parts.hostname
+             and not any(c.isspace() for c in url))
+            or (parts.scheme == "file" and parts.path)):
         return
     raise UsageError(
         f"{url!r} is not a package index URL.",

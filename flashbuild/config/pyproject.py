@@ -26,6 +26,7 @@ ToolSettings = TypedDict(
         "max-size": "str | int",
         "compression-level": int,
         "ignore": list[str],
+        "allow-secrets": list[str],
     },
     total=False,
 )
@@ -44,6 +45,7 @@ _TOOL_KEYS: dict[str, tuple[type | tuple[type, ...], str]] = {
     "max-size": ((str, int), '"1.5GB"'),
     "compression-level": (int, "6"),
     "ignore": (list, '["notebooks/", "*.ipynb"]'),
+    "allow-secrets": (list, '["tests/fixtures/test-key.pem"]'),
 }
 
 

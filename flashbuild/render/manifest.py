@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from .._util.files import file_sha256
 from ..records import BuildPlan, PlannedEndpoint, PlannedFunction, ProjectFile, RenderedFile
 from ..source.deployment import deployment_fields
+from ..source.files import project_file_sha256
 from ..source.modules import module_name
 
 MANIFEST_FILE = "flash_manifest.json"
@@ -32,7 +32,7 @@ def source_fingerprint(files: Iterable[ProjectFile]) -> str:
         if file.link_target is not None:
             content = "link:" + file.link_target
         else:
-            content = file_sha256(file.source)
+            content = project_file_sha256(file)
         digest.update(f"{file.path}\0{content}\n".encode())
     return digest.hexdigest()
 

@@ -29,8 +29,8 @@ from pathlib import Path
 
 from pathspec import GitIgnoreSpec
 
-from .._util.files import is_temp_of
-from ..errors import SourceLocation, UsageError
+from .._util.files import collected_sha256, file_identity, is_temp_of, read_collected
+from ..errors import SourceCodeError, SourceLocation, UsageError
 from ..records import BuildWarning, ProjectFile, ProjectFiles
 from .ignore_rules import IgnoreFile, ignore_spec, read_ignore_file
 
@@ -44,12 +44,19 @@ DEFAULT_EXCLUDES: tuple[str, ...] = (
     # IDE and tool directories
     *(".idea/", ".vscode/", ".vs/", ".mypy_cache/", ".pytest_cache/", ".ruff_cache/"),
     *(".tox/", ".nox/", ".ipynb_checkpoints/", ".hypothesis/"),
-    # OS litter, direnv files, JavaScript dependencies
-    *(".DS_Store", ".envrc", "node_modules/"),
+    # OS litter, JavaScript dependencies
+    *(".DS_Store", "node_modules/"),
 )
 
-#: Paths with a component matching these never ship, whatever the ignore files say.
-SECRET_PATTERNS: tuple[str, ...] = (".env", ".env.*")
+#: Well-known credential files and folders: they never ship, whatever the ignore files
+#: say, unless ``[tool.flash] allow-secrets`` names the path.
+SECRET_PATTERNS: tuple[str, ...] = (
+    ".env", ".env.*", ".envrc",  # environment files, direnv
+    ".netrc", "_netrc", ".pypirc", ".git-credentials", ".npmrc", ".yarnrc.yml",
+    "id_rsa", "id_dsa", "id_ecdsa", "id_ed25519", "id_ecdsa_sk", "id_ed25519_sk",
+    ".ssh/", ".gnupg/", "**/.aws/credentials", "**/.docker/config.json", "**/.kube/config",
+    "credentials.json", "*.p12", "*.pfx", "*.keystore", "*.jks",
+)
 
 VENV_MARKER = "pyvenv.cfg"
 GITIGNORE = ".gitignore"
@@ -60,22 +67,26 @@ _SECRET_SPEC = GitIgnoreSpec.from_lines(SECRET_PATTERNS)
 
 
 def is_secret(path: str) -> bool:
-    """True if any component of the relative POSIX ``path`` is ``.env`` or ``.env.*``."""
-    return _SECRET_SPEC.check_file(path).include is True
+    """True if the relative POSIX ``path`` is, or is inside, a well-known credential file."""
+    parts = path.split("/")
+    return any(_SECRET_SPEC.check_file("/".join(parts[:n])).include is True
+               for n in range(1, len(parts) + 1))
 
 
 _DEFAULTS = IgnoreFile(base="", spec=_DEFAULT_SPEC)
 
 
 def collect_project_files(
-    root: Path, *, skip: Iterable[Path] = (), ignore: Iterable[str] = ()
+    root: Path, *, skip: Iterable[Path] = (), ignore: Iterable[str] = (),
+    allow_secrets: Iterable[str] = (),
 ) -> ProjectFiles:
     """List the files of the project at ``root`` that ship, sorted by path.
 
     ``skip`` holds absolute paths that never ship (the build's own artifact
     and its temp file, which may sit inside the project). ``ignore`` holds
     gitignore-style patterns (``[tool.flash] ignore``), applied just before
-    ``.flashignore``. Skipped symlinks and
+    ``.flashignore``. ``allow_secrets`` holds paths of credential-like files that
+    may ship all the same. Skipped symlinks and
     special files are reported as warnings. Raises :class:`UsageError` if the
     project or one of its ignore files cannot be read.
     """
@@ -91,14 +102,16 @@ def collect_project_files(
             f"the project path {root} is not a directory.",
             hint="Pass the path of the project directory, not of a file in it.",
         )
-    return _Collector(resolved, skip, tuple(ignore)).run()
+    return _Collector(resolved, skip, tuple(ignore), frozenset(allow_secrets)).run()
 
 
 class _Collector:
     """One walk over a project; holds what was found so far."""
 
-    def __init__(self, root: Path, skip: Iterable[Path], ignore: tuple[str, ...] = ()) -> None:
+    def __init__(self, root: Path, skip: Iterable[Path], ignore: tuple[str, ...] = (),
+                 allow_secrets: frozenset[str] = frozenset()) -> None:
         self.root = root
+        self.allow_secrets = allow_secrets
         # Compare both spellings: the artifact path may or may not go through symlinks.
         self.skip = {Path(os.path.abspath(p)) for p in skip} | {
             Path(os.path.realpath(p)) for p in skip
@@ -166,10 +179,11 @@ class _Collector:
             return not self._is_excluded(rel, gitignores, is_dir=True, venv=is_venv)
         if self._is_excluded(rel, gitignores):
             return False
-        mode = entry.stat(follow_symlinks=False).st_mode
-        if stat.S_ISREG(mode):
+        status = entry.stat(follow_symlinks=False)
+        if stat.S_ISREG(status.st_mode):
             self.files[rel] = ProjectFile(
-                path=rel, source=self.root / rel, executable=bool(mode & 0o111)
+                path=rel, source=self.root / rel, executable=bool(status.st_mode & 0o111),
+                identity=file_identity(status),
             )
         else:
             self._warn(rel, f"{rel} is not a regular file, directory or symlink; not shipped.")
@@ -192,7 +206,8 @@ class _Collector:
         for layer in self.flashignore:
             if (matched := layer.verdict(rel, is_dir=is_dir)) is not None:
                 verdict = matched
-        return verdict is True or is_secret(rel)
+        return verdict is True or (is_secret(rel) and rel not in self.allow_secrets
+                                   and not is_dir)
 
     def _add_link(self, rel: str, shipped: set[str]) -> None:
         """Ship the link ``rel`` if its target is a shipped path of the project."""
@@ -256,6 +271,33 @@ class _Collector:
         self.warnings.append(BuildWarning(message=message, location=SourceLocation(path=rel)))
 
 
+def read_project_file(file: ProjectFile, limit: int = -1) -> bytes:
+    """The contents of a collected regular file (at most ``limit`` bytes), read only
+    if it is still the file that was collected (see :func:`~flashbuild._util.files.open_collected`).
+    """
+    try:
+        return read_collected(file.source, file.identity, limit)
+    except OSError as exc:
+        raise _read_error(file, exc) from None
+
+
+def project_file_sha256(file: ProjectFile) -> str:
+    """sha256 of a collected regular file, read as :func:`read_project_file` reads it."""
+    try:
+        return collected_sha256(file.source, file.identity)
+    except OSError as exc:
+        raise _read_error(file, exc) from None
+
+
+def _read_error(file: ProjectFile, exc: OSError) -> SourceCodeError:
+    return SourceCodeError(
+        f"cannot read the file: {exc.strerror or exc}.",
+        location=SourceLocation(path=file.path),
+        hint="Do not change the project while it is being built; check the file's "
+             "permissions, or exclude it in .flashignore.",
+    )
+
+
 def _unshippable_name(name: str) -> str:
     """Why a file name cannot go into the artifact as it is, or ``""``."""
     try:
@@ -271,9 +313,10 @@ def _unshippable_name(name: str) -> str:
 
 def _name_error(rel: str, why: str) -> UsageError:
     shown = rel.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    printable = "".join(c if c.isprintable() else repr(c)[1:-1] for c in shown)
     return UsageError(
         f"the project file name {shown!r} {why}, so it cannot ship.",
-        location=SourceLocation(path=shown),
+        location=SourceLocation(path=printable),
         hint="Rename it, or leave it out with a .flashignore pattern "
         "(or [tool.flash] ignore).",
     )

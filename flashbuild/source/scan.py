@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING
 
 from .. import __version__
 from ..cache import cached_tuple
-from ..errors import SourceCodeError, SourceLocation
 from ..records import FunctionDecl, ProjectFiles, ScannedModule, ScanResult
 from . import symbols
+from .files import read_project_file
 from .modules import module_name
 
 if TYPE_CHECKING:
@@ -39,14 +39,7 @@ def scan_project(project: ProjectFiles, *, cache_dir: Path | None = None) -> Sca
     for file in project.files:
         if file.is_symlink or not file.path.endswith(".py"):
             continue
-        try:
-            source = file.source.read_bytes()
-        except OSError as exc:
-            raise SourceCodeError(
-                f"cannot read {file.path}: {exc.strerror}.",
-                location=SourceLocation(path=file.path),
-                hint="Check the file's permissions, or exclude it in .flashignore.",
-            ) from None
+        source = read_project_file(file)
         name = module_name(file.path)
         modules.append(ScannedModule(path=file.path, module=name))
         functions.extend(_scan_cached(source, file.path, name, cache_dir))

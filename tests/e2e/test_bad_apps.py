@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tarfile
+
 import pytest
 
 from flashbuild.errors import SourceCodeError, UsageError
@@ -149,3 +151,44 @@ def test_a_handler_that_could_not_find_its_function_fails_the_build(
     assert code == SOURCE, err
     assert f"flash: source error: {location}: " in err and fragment in err
     assert "Traceback" not in err
+
+
+KEY = ("-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n"
+       "-----END OPENSSH PRIVATE KEY-----\n")
+
+
+@pytest.mark.parametrize(("files", "location", "what"), [
+    ({"config/deploy.pem": "# deploy key\n" + KEY}, "config/deploy.pem:2", "a private key"),
+    ({"settings.py": "TOKEN = 'ghp_" + "a1B2" * 9 + "'\n"}, "settings.py:1", "a GitHub token"),
+    ({"notes.md": "x\ny\nAWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE\n"}, "notes.md:3",
+     "an AWS access key ID"),
+])
+def test_a_shipped_file_holding_a_credential_fails_the_build(
+    write_project, capsys, files, location, what
+):
+    project = write_project({"app.py": ENDPOINT_FILE, **files})
+    code, _, err = run_cli(["build", "--no-deps", str(project)], capsys)
+    assert code == SOURCE, err
+    assert f"flash: source error: {location}: " in err and f"looks like {what}" in err
+    assert "allow-secrets" in err
+    path = next(iter(files))
+    (project / "pyproject.toml").write_text(f'[tool.flash]\nallow-secrets = ["{path}"]\n')
+    code, _, err = run_cli(["build", "--no-deps", str(project)], capsys)
+    assert code == 0, err
+
+
+def test_well_known_credential_files_never_ship_and_envrc_stays_out(write_project, capsys):
+    project = write_project({
+        "app.py": ENDPOINT_FILE, ".flashignore": "!.env*\n", ".envrc": "export A=1\n",
+        ".netrc": "machine x login y password z\n", ".pypirc": "[pypi]\n",
+        "keys/id_rsa": "k\n", "keys/id_rsa.pub": "ssh-rsa AAAA\n",
+        ".ssh/known_hosts": "h\n", "deploy/.aws/credentials": "[default]\n",
+        ".docker/config.json": "{}\n", "credentials.json": "{}\n",
+    })
+    code, _, err = run_cli(["build", "--no-deps", str(project)], capsys)
+    assert code == 0, err
+    with tarfile.open(project / ".flash" / "artifact.tar.gz") as archive:
+        names = set(archive.getnames())
+    assert {"app.py", "keys/id_rsa.pub"} <= names
+    assert not names & {".envrc", ".netrc", ".pypirc", "keys/id_rsa", ".ssh/known_hosts",
+                        "deploy/.aws/credentials", ".docker/config.json", "credentials.json"}

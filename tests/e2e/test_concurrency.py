@@ -81,3 +81,36 @@ def test_builds_of_one_project_for_different_pythons_do_not_mix(write_project, w
             extensions = [n for n in archive.getnames() if n.endswith(".so")]
         tag = f"cpython-{version.replace('.', '')}-"
         assert extensions and all(tag in name for name in extensions), (version, extensions)
+
+
+def test_cache_clear_leaves_a_cache_in_use_alone_or_waits_for_it(
+    write_project, wheelhouse, tmp_path, monkeypatch
+):
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("FLASHBUILD_CACHE_DIR", str(cache))
+    project = write_project(app(endpoint("cpu", ["fastmath"], cpu=True)))
+    (project / "data").mkdir()
+    (project / "data" / "noise.bin").write_bytes(os.urandom(100 << 20))  # slow to compress
+    build = start_build(project, "--no-index", "--find-links", str(wheelhouse),
+                        "--compression-level", "9", "--threads", "1")
+    flash = project / ".flash"
+    deadline = time.monotonic() + 120
+    while not (flash.is_dir() and temps(flash)) and build.poll() is None \
+            and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert build.poll() is None, build.communicate()
+    entries = sorted((cache / "entries").rglob("entry.json"))
+    assert entries
+    clear = [sys.executable, "-m", "flashbuild", "cache", "clear"]
+    refused = subprocess.run(clear, cwd=REPO, capture_output=True, text=True, check=False,
+                             stdin=subprocess.DEVNULL)
+    assert refused.returncode == 6, refused.stderr
+    assert "is in use by a running `flash build` or `flash preview`" in refused.stderr
+    assert "--wait" in refused.stderr and "Traceback" not in refused.stderr
+    waiting = subprocess.Popen([*clear, "--wait"], cwd=REPO, stdin=subprocess.DEVNULL,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _, err = build.communicate(timeout=300)
+    assert build.returncode == 0, err
+    _, cleared = waiting.communicate(timeout=60)
+    assert waiting.returncode == 0 and "Removed 1 entries" in cleared, cleared
+    assert not (cache / "entries").exists()

@@ -92,7 +92,8 @@ def test_image_override_names_the_runtime_version(tmp_path):
 
 
 @pytest.mark.parametrize("url", ["pypi.org/simple", "htps://pypi.org/simple", "https://",
-                                 "https://pypi .org/simple", "", "ftp://x/simple"])
+                                 "https://pypi .org/simple", "", "ftp://x/simple",
+                                 "https://[::1", "https://host:port/simple", "http://h:0/"])
 def test_a_malformed_index_url_is_a_usage_error(tmp_path, url):
     for options, environ in (({"index_url": url}, {}), ({}, {"FLASH_INDEX_URL": url}),
                              ({"extra_index_urls": [url]}, {})):

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from flashbuild.errors import SourceLocation, UsageError
+from flashbuild.errors import SourceCodeError, SourceLocation, UsageError
 from flashbuild.source import files as files_module
 from flashbuild.source.files import DEFAULT_EXCLUDES, collect_project_files, is_secret
 
@@ -110,7 +110,6 @@ DEFAULT_EXAMPLES = {
     ".ipynb_checkpoints/": [".ipynb_checkpoints/nb-checkpoint.ipynb"],
     ".hypothesis/": [".hypothesis/examples/x"],
     ".DS_Store": [".DS_Store", "data/.DS_Store"],
-    ".envrc": [".envrc"],
     "node_modules/": ["node_modules/left-pad/index.js", "web/node_modules/x.js"],
 }
 
@@ -406,7 +405,15 @@ def test_secrets_never_ship_even_when_reincluded(tmp_path):
         ("config/.env.local", True),
         (".env/values", True),
         ("a/.env.x/b", True),
-        (".envrc", False),
+        (".envrc", True),
+        (".ssh/id_rsa", True),
+        ("deploy/id_ed25519", True),
+        ("deploy/id_ed25519.pub", False),
+        (".aws/credentials", True),
+        ("home/.docker/config.json", True),
+        ("docker/config.json", False),
+        ("certs/server.p12", True),
+        ("certs/server.crt", False),
         (".environment", False),
         ("env", False),
         ("my.env", False),
@@ -643,3 +650,16 @@ def test_an_ignore_file_that_is_a_fifo_is_refused_at_once(tmp_path, name):
     os.mkfifo(project / name)
     with pytest.raises(UsageError, match=f"{name} is not a regular file"):
         collect_project_files(project)
+
+
+def test_reading_a_collected_file_never_follows_or_blocks(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text("x = 1\n")
+    (file,) = collect_project_files(tmp_path).files
+    assert files_module.read_project_file(file) == b"x = 1\n"
+    (tmp_path / "app.py").unlink()
+    os.mkfifo(tmp_path / "app.py")  # opening a FIFO for reading would wait for a writer
+    with pytest.raises(SourceCodeError, match="cannot read the file: it is not a regular file"):
+        files_module.read_project_file(file)
+    (tmp_path / "app.py").unlink()
+    with pytest.raises(SourceCodeError, match="cannot read the file: No such file"):
+        files_module.project_file_sha256(file)

@@ -595,3 +595,23 @@ def test_the_latest_source_date_epoch_gives_an_archive_tar_reads(tmp_path) -> No
     listed = subprocess.run(["tar", "-tzvf", str(path)], capture_output=True, text=True,
                             check=False)
     assert listed.returncode == 0 and "a.txt" in listed.stdout
+
+
+def test_a_packed_project_file_must_still_be_the_file_collected(tmp_path: Path) -> None:
+    """Packing opens without following a link and compares device and inode."""
+    source = tmp_path / "app.py"
+    source.write_text("inside\n")
+    status = source.stat()
+    member = ArchiveMember(name="app.py", source=source,
+                           identity=(status.st_dev, status.st_ino))
+    write_artifact([member], tmp_path / "first.tar.gz", mtime=0)
+    (tmp_path / "secret").write_text("outside\n")
+    source.unlink()
+    source.symlink_to(tmp_path / "secret")
+    with pytest.raises(PackagingError, match="replaced by a symlink during the build"):
+        write_artifact([member], tmp_path / "second.tar.gz", mtime=0)
+    (tmp_path / "new").write_text("inside\n")  # same name and content, another file
+    os.replace(tmp_path / "new", source)
+    with pytest.raises(PackagingError, match="replaced by another file during the build"):
+        write_artifact([member], tmp_path / "third.tar.gz", mtime=0)
+    assert not (tmp_path / "second.tar.gz").exists() and not (tmp_path / "third.tar.gz").exists()
