@@ -42,7 +42,9 @@ Item = TypeVar("Item")
 
 
 def cached_tuple(
-    entry: Path | None, item_type: type[Item], compute: Callable[[], tuple[Item, ...]]
+    entry: Path | None, item_type: type[Item], compute: Callable[[], tuple[Item, ...]], *,
+    still_valid: Callable[[tuple[Item, ...]], bool] = lambda _: True,
+    keep: Callable[[tuple[Item, ...]], bool] = lambda _: True,
 ) -> tuple[Item, ...]:
     """``compute()``, a tuple of ``item_type`` records, kept as JSON at ``entry``.
 
@@ -52,6 +54,8 @@ def cached_tuple(
     missing, unreadable or of another shape is computed again, and one that
     cannot be written only costs the next build the work. Results that JSON
     cannot carry exactly are not kept. ``entry=None`` disables the cache.
+    A stored result is used only if ``still_valid`` says so (it may depend on more
+    than the key), and a computed one is stored only if ``keep`` says so.
     """
     if entry is None:
         return compute()
@@ -59,8 +63,12 @@ def cached_tuple(
     with contextlib.suppress(OSError, ValueError, TypeError, KeyError):
         stored = json.loads(entry.read_bytes())
         if isinstance(stored, dict) and stored.get("type") == tag:
-            return tuple(from_data(item_type, item) for item in stored["items"])
+            loaded = tuple(from_data(item_type, item) for item in stored["items"])
+            if still_valid(loaded):
+                return loaded
     found = compute()
+    if not keep(found):
+        return found
     with contextlib.suppress(PackagingError, TypeError, ValueError):
         items = [to_data(item) for item in found]
         if tuple(from_data(item_type, item) for item in items) == found:

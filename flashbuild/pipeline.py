@@ -201,7 +201,7 @@ def _scan(config: BuildConfig) -> tuple[ProjectFiles, ScanResult]:
            *((config.cache_dir,) if config.cache_dir is not None else ()))
     files = collect_project_files(config.project_dir, skip=own, ignore=config.ignore,
                                   allow_secrets=config.allow_secrets)
-    return files, scan_project(files, cache_dir=config.cache_dir)
+    return files, scan_project(files, cache_dir=config.cache_dir, environ=config.environment)
 
 
 def _plan(config: BuildConfig, scan: ScanResult) -> BuildPlan:

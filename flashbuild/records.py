@@ -186,6 +186,15 @@ class FunctionDecl:
     dependencies: tuple[str, ...] = ()  # @remote(dependencies=...) of this function
     system_dependencies: tuple[str, ...] = ()
     body_imports: tuple[ImportRef, ...] = ()
+    environment_reads: tuple[str, ...] = ()  # variables its values were read from, sorted
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScannedFile:
+    """What one file declares, and the other project files its values were read from."""
+
+    functions: tuple[FunctionDecl, ...]
+    files_read: tuple[tuple[str, str], ...] = ()  # (path, sha256 of the bytes), sorted
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -239,6 +248,7 @@ class BuildPlan:
     python_version: str
     endpoints: tuple[PlannedEndpoint, ...]  # sorted by name
     function_registry: tuple[tuple[str, str], ...]  # (function, endpoint), sorted
+    environment_reads: tuple[str, ...] = ()  # variables the declarations read, sorted
 
 
 # --- render / package -----------------------------------------------------------

@@ -6,12 +6,11 @@ from collections.abc import Iterator, Mapping
 from typing import TypeVar
 
 import libcst as cst
-from libcst.metadata import MetadataWrapper, PositionProvider
 
 from ..errors import SourceLocation
 from ..records import FunctionDecl
 from ..source.modules import module_name
-from ..source.syntax import identifier, imported_module, parse
+from ..source.syntax import identifier, imported_module, parse_with_positions
 from .name_scopes import ScopeWalker
 
 Context = TypeVar("Context")
@@ -24,8 +23,7 @@ class ParsedModule:
         self.path = path
         self.name = module_name(path)
         self.is_package = path.endswith("__init__.py")
-        self.tree = parse(source, path)
-        self.positions = MetadataWrapper(self.tree, unsafe_skip_copy=True).resolve(PositionProvider)
+        self.tree, self.positions = parse_with_positions(source, path)
         self.walker = ScopeWalker()
         self.scope = self.walker.walk_module(self.tree)
 

@@ -19,19 +19,21 @@ from .findings import Finding, finding
 SCAN_BYTES = 4 * 1024 * 1024  # a credential sits in a text file, near its top
 _BINARY_PROBE = 8192
 
-# What each pattern finds, shown in the message.
-PATTERNS: tuple[tuple[str, re.Pattern[bytes]], ...] = (
-    ("a private key", re.compile(
+# What each pattern finds (shown in the message), a literal every match contains (a quick
+# test before the expression runs), and the expression.
+PATTERNS: tuple[tuple[str, tuple[bytes, ...], re.Pattern[bytes]], ...] = (
+    ("a private key", (b"PRIVATE KEY",), re.compile(
         rb"-----BEGIN (?:RSA |DSA |EC |OPENSSH |ENCRYPTED |PGP )?PRIVATE KEY(?: BLOCK)?-----")),
-    ("an AWS access key ID", re.compile(rb"(?<![A-Z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Z0-9])")),
-    ("a GitHub token",
-     re.compile(rb"\bgh[pousr]_[A-Za-z0-9]{36}\b|\bgithub_pat_[A-Za-z0-9_]{60,}")),
-    ("a Slack token", re.compile(rb"\bxox[baprs]-[A-Za-z0-9-]{10,}")),
-    ("a PyPI token", re.compile(rb"\bpypi-AgE[A-Za-z0-9_-]{50,}")),
-    ("a Google API key", re.compile(rb"\bAIza[0-9A-Za-z_-]{35}\b")),
-    ("a Stripe live secret key", re.compile(rb"\b[sr]k_live_[0-9a-zA-Z]{24,}")),
-    ("a Hugging Face token", re.compile(rb"\bhf_[A-Za-z]{34}\b")),
-    ("a RunPod API key", re.compile(rb"\brpa_[A-Za-z0-9]{20,}")),
+    ("an AWS access key ID", (b"AKIA", b"ASIA"),
+     re.compile(rb"(?<![A-Z0-9])(?:AKIA|ASIA)[A-Z0-9]{16}(?![A-Z0-9])")),
+    ("a GitHub token", (b"ghp_", b"gho_", b"ghu_", b"ghs_", b"ghr_", b"github_pat_"), re.compile(
+        rb"\bgh[pousr]_[A-Za-z0-9]{36}\b|\bgithub_pat_[A-Za-z0-9_]{60,}")),
+    ("a Slack token", (b"xox",), re.compile(rb"\bxox[baprs]-[A-Za-z0-9-]{10,}")),
+    ("a PyPI token", (b"pypi-AgE",), re.compile(rb"\bpypi-AgE[A-Za-z0-9_-]{50,}")),
+    ("a Google API key", (b"AIza",), re.compile(rb"\bAIza[0-9A-Za-z_-]{35}\b")),
+    ("a Stripe live secret key", (b"k_live_",), re.compile(rb"\b[sr]k_live_[0-9a-zA-Z]{24,}")),
+    ("a Hugging Face token", (b"hf_",), re.compile(rb"\bhf_[A-Za-z]{34}\b")),
+    ("a RunPod API key", (b"rpa_",), re.compile(rb"\brpa_[A-Za-z0-9]{20,}")),
 )
 
 
@@ -57,8 +59,9 @@ def secret_findings(files: Iterable[ProjectFile], allowed: frozenset[str]) -> li
 
 
 def _first_match(data: bytes) -> tuple[str, int] | None:
-    matches = [(match.start(), what) for what, pattern in PATTERNS
-               if (match := pattern.search(data)) is not None]
+    matches = [(match.start(), what) for what, literals, pattern in PATTERNS
+               if any(literal in data for literal in literals)
+               and (match := pattern.search(data)) is not None]
     if not matches:
         return None
     offset, what = min(matches)

@@ -148,6 +148,7 @@ def build_document(result: BuildResult) -> dict[str, Any]:
         },
         "manifest": str(result.manifest_path),
         "python_version": result.plan.python_version,
+        "build_environment": list(result.plan.environment_reads),  # names, never values
         "endpoints": [
             {
                 "name": e.name,

@@ -7,6 +7,7 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 
 from packaging.utils import InvalidName, canonicalize_name
 
@@ -62,6 +63,8 @@ class BuildConfig:
     allow_secrets: frozenset[str] = frozenset()  # [tool.flash] allow-secrets: paths
     strict: bool = False  # static check warnings fail the build
     manifest_output: Path | None = None  # None: .flash/flash_manifest.json
+    # The build's environment, for the lookups declarations may make (never shown).
+    environment: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def target(self) -> Target:
@@ -134,6 +137,7 @@ class BuildConfig:
             allow_secrets=frozenset(p.strip("/") for p in settings.get("allow-secrets", ())),
             strict=strict,
             manifest_output=manifest_output,
+            environment=MappingProxyType(dict(environ)),
         )
 
 

@@ -102,6 +102,7 @@ def build_manifest(
             if endpoint.load_balanced
         },
         "source_fingerprint": fingerprint,
+        "build_environment": list(plan.environment_reads),
         "dependencies": dependencies,
     }
 

@@ -8,6 +8,7 @@ something dynamic. The static evaluator reads values through it.
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Literal
@@ -15,20 +16,26 @@ from typing import Literal
 import libcst as cst
 
 from . import symbols
-from .syntax import dotted_name
+from .syntax import dotted_name, imported_module
 
-BindingKind = Literal["symbol", "sdk-module", "expr", "dynamic"]
+BindingKind = Literal["symbol", "sdk-module", "module", "imported", "expr", "dynamic"]
 
 
 @dataclass(frozen=True)
 class Binding:
-    """What a module-level name refers to from statement ``index`` on."""
+    """What a module-level name refers to from statement ``index`` on.
 
-    kind: BindingKind  # a runpod_flash name, the SDK module, an expression, or dynamic
-    index: int
+    ``module``: another module (``import os``; ``symbol`` is its absolute name);
+    ``imported``: a name of another module (``from config import DEPS``; ``symbol``
+    is ``config.DEPS`` and ``source`` the module, relative imports made absolute).
+    """
+
+    kind: BindingKind  # a runpod_flash name, the SDK module, a module, a name imported
+    index: int         # from another module, an expression, or dynamic
     node: cst.CSTNode
     symbol: str = ""
     reason: str = ""
+    source: str = ""
 
 
 class Namespace:
@@ -51,11 +58,13 @@ class Namespace:
         return visible[-1] if visible else None
 
 
-def read_namespace(statements: Iterable[cst.CSTNode]) -> Namespace:
-    """The bindings of module-level statements, numbered in the order given."""
+def read_namespace(statements: Iterable[cst.CSTNode], *, module: str = "",
+                   is_package: bool = False) -> Namespace:
+    """The bindings of module-level statements, numbered in the order given;
+    ``module`` (and whether it is a package) makes relative imports absolute."""
     namespace = Namespace()
     for index, statement in enumerate(statements):
-        _bind(namespace, index, statement)
+        _bind(namespace, index, statement, module, is_package)
     return namespace
 
 
@@ -64,12 +73,15 @@ def is_sdk_module(name: str) -> bool:
     return name == symbols.SDK_PACKAGE or name.startswith(symbols.SDK_PACKAGE + ".")
 
 
-def _bind(namespace: Namespace, index: int, node: cst.CSTNode) -> None:
+def _bind(namespace: Namespace, index: int, node: cst.CSTNode, module: str,
+          is_package: bool) -> None:
     """Record the names a module-level statement binds."""
     if isinstance(node, cst.Import):
         _bind_import(namespace, index, node)
     elif isinstance(node, cst.ImportFrom):
-        _bind_import_from(namespace, index, node)
+        source = imported_module(node, module, is_package=is_package) if module else (
+            "" if node.relative else dotted_name(node.module))
+        _bind_import_from(namespace, index, node, source)
     elif isinstance(node, cst.Assign):
         for target in node.targets:
             _bind_target(namespace, index, target.target, node.value)
@@ -91,17 +103,18 @@ def _bind_import(namespace: Namespace, index: int, node: cst.Import) -> None:
     for alias in node.names:
         full = dotted_name(alias.name)
         if alias.asname is not None:
-            bound = dotted_name(alias.asname.name)
-            kind: BindingKind = "sdk-module" if is_sdk_module(full) else "dynamic"
+            bound, target = dotted_name(alias.asname.name), full
         else:
-            bound = full.split(".")[0]
-            kind = "sdk-module" if bound == symbols.SDK_PACKAGE else "dynamic"
-        namespace.bind(bound, Binding(kind, index, node, reason=f"the module `{full}`"))
+            bound = target = full.split(".")[0]
+        kind: BindingKind = "sdk-module" if is_sdk_module(target) else "module"
+        namespace.bind(bound, Binding(kind, index, node, symbol=target,
+                                      reason=f"the module `{full}`"))
 
 
-def _bind_import_from(namespace: Namespace, index: int, node: cst.ImportFrom) -> None:
-    source = dotted_name(node.module) if node.module is not None else ""
-    ours = not node.relative and is_sdk_module(source)
+def _bind_import_from(namespace: Namespace, index: int, node: cst.ImportFrom,
+                      source: str) -> None:
+    written = dotted_name(node.module) if node.module is not None else ""
+    ours = not node.relative and is_sdk_module(written)
     if isinstance(node.names, cst.ImportStar):
         if ours:
             for name in symbols.KNOWN_SYMBOLS:
@@ -113,8 +126,10 @@ def _bind_import_from(namespace: Namespace, index: int, node: cst.ImportFrom) ->
         if ours and imported in symbols.KNOWN_SYMBOLS:
             namespace.bind(bound, Binding("symbol", index, node, symbol=imported))
         else:
-            reason = f"imported from `{'.' * len(node.relative)}{source}`"
-            namespace.bind(bound, Binding("dynamic", index, node, reason=reason))
+            reason = f"imported from `{'.' * len(node.relative)}{written}`"
+            kind: BindingKind = "imported" if source else "dynamic"
+            namespace.bind(bound, Binding(kind, index, node, reason=reason, source=source,
+                                          symbol=f"{source}.{imported}" if source else ""))
 
 
 def _bind_target(
@@ -129,19 +144,12 @@ def _bind_target(
                     "dynamic", index, element.value, reason="assigned by unpacking"))
 
 
-def unknown_sdk_imports(module: cst.Module) -> Iterator[tuple[cst.ImportAlias, str]]:
-    """``from runpod_flash import X`` anywhere in ``module`` with an X the SDK lacks."""
-    stack: list[cst.CSTNode] = [module]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, cst.ImportFrom):
-            source = dotted_name(node.module) if node.module is not None else ""
-            if not node.relative and source == symbols.SDK_PACKAGE and not isinstance(
-                node.names, cst.ImportStar
-            ):
-                for alias in node.names:
-                    name = dotted_name(alias.name)
-                    if name not in symbols.EXPORTS:
-                        yield alias, name
-            continue
-        stack.extend(reversed(node.children))
+def unknown_sdk_imports(tree: ast.Module) -> Iterator[tuple[ast.alias, str]]:
+    """``from runpod_flash import X`` anywhere in a module (CPython's tree of it, which
+    is quick to walk) with an X the SDK lacks."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and not node.level \
+                and node.module == symbols.SDK_PACKAGE:
+            for alias in node.names:
+                if alias.name != "*" and alias.name not in symbols.EXPORTS:
+                    yield alias, alias.name

@@ -64,6 +64,8 @@ def build_plan(scan: ScanResult, *, project_name: str, python_version: str) -> B
         endpoints=endpoints,
         function_registry=tuple(sorted((fn, decl.endpoint.config.name)
                                        for fn, decl in registry.items())),
+        environment_reads=tuple(sorted({name for decl in scan.functions
+                                        for name in decl.environment_reads})),
     )
 
 

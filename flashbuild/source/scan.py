@@ -15,83 +15,116 @@ again, and a build whose files are all unchanged does not even load the parser.
 from __future__ import annotations
 
 import difflib
+import functools
 import hashlib
+from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import __version__
 from ..cache import cached_tuple
-from ..records import FunctionDecl, ProjectFiles, ScannedModule, ScanResult
+from ..errors import SourceCodeError, SourceLocation
+from ..records import FunctionDecl, ProjectFiles, ScannedFile, ScannedModule, ScanResult
 from . import symbols
 from .files import read_project_file
 from .modules import module_name
+from .project_scope import ProjectScope
 
 if TYPE_CHECKING:
+    import libcst as cst
+
+    from .decorators import DecoratorReader
     from .static_eval import Evaluator
 
-_CACHE_FORMAT = 2
+_CACHE_FORMAT = 3
 
 
-def scan_project(project: ProjectFiles, *, cache_dir: Path | None = None) -> ScanResult:
-    """Scan every shipped ``.py`` file of a project (symlinked copies excluded)."""
+def scan_project(project: ProjectFiles, *, cache_dir: Path | None = None,
+                 environ: Mapping[str, str] | None = None) -> ScanResult:
+    """Scan every shipped ``.py`` file of a project (symlinked copies excluded).
+
+    Values may be read from the project's other shipped modules and, where
+    declarations allow it, from ``environ`` (the environment of the build).
+    """
+    sources = {file.path: read_project_file(file) for file in project.files
+               if not file.is_symlink and file.path.endswith(".py")}
+    scope = ProjectScope(sources, environ or {})
+    digests: dict[str, str] = {}
+
+    def digest(path: str) -> str:
+        if path not in digests:
+            digests[path] = hashlib.sha256(sources[path]).hexdigest() if path in sources else ""
+        return digests[path]
+
     modules: list[ScannedModule] = []
     functions: list[FunctionDecl] = []
-    for file in project.files:
-        if file.is_symlink or not file.path.endswith(".py"):
-            continue
-        source = read_project_file(file)
-        name = module_name(file.path)
-        modules.append(ScannedModule(path=file.path, module=name))
-        functions.extend(_scan_cached(source, file.path, name, cache_dir))
+    for path, source in sources.items():
+        name = module_name(path)
+        modules.append(ScannedModule(path=path, module=name))
+        entry = None
+        if cache_dir is not None:
+            key = hashlib.sha256(
+                f"{_CACHE_FORMAT}\0{__version__}\0{symbols.TABLE_DIGEST}\0{path}\0{name}\0"
+                .encode() + source).hexdigest()
+            entry = cache_dir / "scan" / key[:2] / f"{key}.json"
+        (scanned,) = cached_tuple(
+            entry, ScannedFile,
+            functools.partial(_scan_file, source, path, name, scope),
+            # Valid while the modules its values came from are unchanged; never kept
+            # when it read the environment, whose values are not written anywhere.
+            still_valid=lambda found: all(digest(p) == d for p, d in found[0].files_read),
+            keep=lambda found: not any(f.environment_reads for f in found[0].functions))
+        functions.extend(scanned.functions)
     return ScanResult(modules=tuple(modules), functions=tuple(functions))
 
 
-def _scan_cached(
-    source: bytes, path: str, module: str, cache_dir: Path | None
-) -> tuple[FunctionDecl, ...]:
-    entry = None
-    if cache_dir is not None:
-        key = hashlib.sha256(
-            f"{_CACHE_FORMAT}\0{__version__}\0{symbols.TABLE_DIGEST}\0{path}\0{module}\0"
-            .encode() + source
-        ).hexdigest()
-        entry = cache_dir / "scan" / key[:2] / f"{key}.json"
-    return cached_tuple(
-        entry, FunctionDecl, lambda: scan_source(source, path=path, module=module)
-    )
+def _scan_file(source: bytes, path: str, module: str,
+               scope: ProjectScope) -> tuple[ScannedFile]:
+    reads = scope.start_file()
+    functions = scan_source(source, path=path, module=module, project=scope)
+    return (ScannedFile(functions=functions, files_read=tuple(sorted(reads.files.items()))),)
 
 
-def scan_source(source: bytes, *, path: str, module: str) -> tuple[FunctionDecl, ...]:
-    """The endpoint functions declared in one module's source, in source order."""
+def scan_source(source: bytes, *, path: str, module: str,
+                project: ProjectScope | None = None) -> tuple[FunctionDecl, ...]:
+    """The endpoint functions declared in one module's source, in source order.
+
+    With ``project``, values may come from the project's other modules and the
+    build's environment (each declaration lists the variables it read).
+    """
+    from .syntax import check_syntax
+
+    if symbols.SDK_PACKAGE.encode() not in source:
+        check_syntax(source, path)  # it must compile, but cannot declare an endpoint
+        return ()
     import libcst as cst  # the parser loads on first use
-    from libcst.metadata import MetadataWrapper, PositionProvider
 
     from .decorators import DecoratorReader
     from .namespace import read_namespace, unknown_sdk_imports
     from .static_eval import Evaluator
-    from .syntax import module_statements, parse
+    from .syntax import module_statements, parse_with_positions, python_tree
 
-    tree = parse(source, path)
-    if symbols.SDK_PACKAGE.encode() not in source:
-        return ()  # nothing can be ours without importing runpod_flash
-    positions = MetadataWrapper(tree, unsafe_skip_copy=True).resolve(PositionProvider)
+    tree, positions = parse_with_positions(source, path)
     statements = list(module_statements(tree.body))
-    evaluator = Evaluator(module=tree, positions=positions, path=path,
-                          namespace=read_namespace(statements))
-    for alias, name in unknown_sdk_imports(tree):
+    is_package = path.endswith("__init__.py")
+    evaluator = Evaluator(module=tree, positions=positions, path=path, project=project,
+                          namespace=read_namespace(statements, module=module,
+                                                   is_package=is_package))
+    for alias, name in unknown_sdk_imports(python_tree(source, path)):
         close = difflib.get_close_matches(name, symbols.EXPORTS, n=1)
-        raise evaluator.error(
-            alias,
+        raise SourceCodeError(
             f"`{name}` is not a name runpod-flash {symbols.SDK_VERSION} exports, so the import "
             f"fails on the worker.{f' Did you mean `{close[0]}`?' if close else ''}",
+            location=SourceLocation(path=path, line=alias.lineno, column=alias.col_offset + 1),
             hint=f"runpod_flash exports: {', '.join(sorted(symbols.EXPORTS))}.",
         )
-    reader = DecoratorReader(evaluator, module=module, is_package=path.endswith("__init__.py"))
+    reader = DecoratorReader(evaluator, module=module, is_package=is_package)
     found = []
     for index, statement in enumerate(statements):
         if isinstance(statement, (cst.FunctionDef, cst.ClassDef)) and statement.decorators:
             try:
-                decl = reader.read(statement, index)
+                decl, read = _read_recording_environment(reader, statement, index, project)
             except RecursionError:  # e.g. `DEPS += [...]` repeated hundreds of times
                 raise evaluator.error(
                     statement.decorators[0],
@@ -101,8 +134,24 @@ def scan_source(source: bytes, *, path: str, module: str) -> tuple[FunctionDecl,
                 ) from None
             if decl is not None:
                 _check_not_rebound(evaluator, decl.name, index)
+                if read:
+                    decl = replace(decl, environment_reads=tuple(sorted(read)))
                 found.append(decl)
     return tuple(found)
+
+
+def _read_recording_environment(
+    reader: DecoratorReader, statement: cst.FunctionDef | cst.ClassDef, index: int,
+    project: ProjectScope | None,
+) -> tuple[FunctionDecl | None, set[str]]:
+    """The statement's declaration, and the environment variables its values read."""
+    if project is None:
+        return reader.read(statement, index), set()
+    earlier, project.reads.environment = project.reads.environment, set()
+    try:
+        return reader.read(statement, index), project.reads.environment
+    finally:
+        project.reads.environment |= earlier
 
 
 def _check_not_rebound(evaluator: Evaluator, name: str, index: int) -> None:

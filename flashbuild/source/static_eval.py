@@ -10,7 +10,8 @@ at the exact place that is not static, saying how to fix it.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING
 
 import libcst as cst
 from libcst.metadata import CodeRange
@@ -18,26 +19,24 @@ from libcst.metadata import CodeRange
 from ..errors import SourceCodeError, SourceLocation
 from ..records import EnumMember, StaticCall, StaticDict, StaticValue
 from . import symbols
+from .environment_lookups import environment_lookup, evaluate_lookup, qualified_name
 from .namespace import Binding, Namespace
 from .syntax import dotted_name
 
+if TYPE_CHECKING:
+    from .project_scope import ProjectScope
+
 STATIC_HINT = (
     "flashbuild reads your code without running it, so decorator arguments must be "
-    "literals, module-level constants of the same file (DEPS = [\"numpy\"]), `A + B` of "
-    "those, or runpod_flash enum members such as GpuGroup.ANY. Write the value "
-    "literally or move it into such a constant."
+    "literals, module-level constants (DEPS = [\"numpy\"], in this file or imported from "
+    "another module of the project), `A + B` of those, dict(...) and `**` of static dicts, "
+    "or runpod_flash enum members such as GpuGroup.ANY. Write the value literally or move "
+    "it into such a constant."
 )
-
-
-def _is_environment_lookup(node: cst.Call | cst.Subscript) -> bool:
-    """``os.getenv(...)``, ``os.environ[...]``, ``os.environ.get(...)`` and the like."""
-    inner = node.func if isinstance(node, cst.Call) else node.value
-    while isinstance(inner, (cst.Call, cst.Subscript, cst.Attribute)):
-        name = dotted_name(inner) if isinstance(inner, cst.Attribute) else ""
-        if name.split(".")[-1] in ("environ", "getenv") or ".environ." in f".{name}.":
-            return True
-        inner = inner.func if isinstance(inner, cst.Call) else inner.value
-    return False
+ENUM_KEY = "the enum member's name"
+# Where an environment lookup is read at build time: `env` values, enum member names.
+ENVIRONMENT_CONTEXTS = frozenset({"env", ENUM_KEY})
+_END = 1 << 30  # a statement index after every statement: what an importer sees
 
 
 class Evaluator:
@@ -50,11 +49,13 @@ class Evaluator:
         positions: Mapping[cst.CSTNode, CodeRange],
         path: str,
         namespace: Namespace,
+        project: ProjectScope | None = None,
     ) -> None:
         self.module = module
         self.positions = positions
         self.path = path
         self.namespace = namespace
+        self.project = project
 
     # -- locations and source text ---------------------------------------------
 
@@ -151,10 +152,13 @@ class Evaluator:
             return self._evaluate_addition(node, at, what)
         if isinstance(node, cst.Attribute):
             return self._evaluate_attribute(node, at, what)
-        if isinstance(node, (cst.Call, cst.Subscript)) and _is_environment_lookup(node):
-            raise self.not_static(
-                node, what, "an environment variable lookup, which is only known when the code runs"
-            )
+        if isinstance(node, (cst.Call, cst.Subscript)) and (
+                lookup := environment_lookup(self, node, at)) is not None:
+            return evaluate_lookup(self, node, lookup, at, what)
+        if isinstance(node, cst.Subscript):
+            return self._evaluate_enum_subscript(node, at, what)
+        if isinstance(node, cst.Call) and self._is_builtin(node.func, "dict", at):
+            return self._evaluate_dict_call(node, at, what)
         if isinstance(node, cst.Call):
             return self.evaluate_call(node, at, what)
         described = {
@@ -188,25 +192,57 @@ class Evaluator:
             raise self.not_static(
                 node, what, "a name that is not a module-level constant of this file"
             )
-        if binding.kind == "expr":
-            assert isinstance(binding.node, cst.BaseExpression)
-            try:
-                return self.evaluate(binding.node, binding.index, what)
-            except SourceCodeError as error:
-                # The fault is in the constant's definition; also show where it is used.
-                usage = self.location(node)
-                if usage not in error.related:
-                    error.related = (*error.related, usage)
-                raise
+        return self._evaluate_binding(node.value, binding, self.location(node), what)
+
+    def evaluate_global(self, name: str, usage: SourceLocation, what: str) -> StaticValue:
+        """The value of this module's global ``name`` as a module importing it sees it."""
+        binding = self.namespace.lookup(name, _END)
+        if binding is None:
+            raise SourceCodeError(
+                f"the value of `{what}` must be static, but `{name}` is not defined at the "
+                f"top level of {self.path}.",
+                location=usage, hint=STATIC_HINT, related=(SourceLocation(path=self.path),))
+        return self._evaluate_binding(name, binding, usage, what)
+
+    def _evaluate_binding(self, name: str, binding: Binding, usage: SourceLocation,
+                          what: str) -> StaticValue:
+        if binding.kind == "imported" and self.project is not None and self.project.has_module(
+                binding.source):
+            other, imported = self.project.evaluator(binding.source), binding.symbol.rsplit(".")[-1]
+            with self.project.following(binding.source, imported, usage):
+                return _with_usage(usage, lambda: other.evaluate_global(imported, usage, what))
+        value = binding.node
+        if binding.kind == "expr" and isinstance(value, cst.BaseExpression):
+            # A fault in the constant's definition is shown there, and where it is used.
+            return _with_usage(usage, lambda: self.evaluate(value, binding.index, what))
         where = self.location(binding.node)
         reason = binding.reason or "not a constant"
-        raise self.error(
-            node,
-            f"the value of `{what}` must be static, but `{node.value}` is {reason} "
+        raise SourceCodeError(
+            f"the value of `{what}` must be static, but `{name}` is {reason} "
             f"(bound at {where}).",
+            location=usage,
             hint=STATIC_HINT,
             related=(where,),
         )
+
+    def _is_builtin(self, node: cst.BaseExpression, name: str, at: int) -> bool:
+        """``node`` is the builtin ``name``: written so, and not bound in this module."""
+        return (isinstance(node, cst.Name) and node.value == name
+                and self.namespace.lookup(name, at) is None)
+
+    def _evaluate_dict_call(self, node: cst.Call, at: int, what: str) -> StaticDict:
+        """``dict(a=1, **OTHER)`` or ``dict(OTHER, a=1)`` of static values."""
+        arguments, _ = self._call_arguments(node, at, what)
+        merged: dict[StaticValue, StaticValue] = {}
+        for key, value in arguments:
+            if key == "#0" and isinstance(value, StaticDict):
+                merged.update(value.items)
+            elif key.startswith("#"):
+                raise self.not_static(node, what, "a `dict(...)` call with positional "
+                                      "arguments other than one dict")
+            else:
+                merged[key] = value
+        return StaticDict(tuple(merged.items()))
 
     def _evaluate_sequence(self, node: cst.List | cst.Tuple, at: int, what: str) -> tuple:
         items: list[StaticValue] = []
@@ -229,8 +265,11 @@ class Evaluator:
                     raise self.not_static(element, what, "a `**` of a non-dict")
                 merged.update(value.items)
             elif isinstance(element, cst.DictElement):
-                key = self.evaluate(element.key, at, what)
-                merged[key] = self.evaluate(element.value, at, what)
+                # Environment lookups fill `env` values, never its keys.
+                key = self.evaluate(element.key, at, "env key" if what == "env" else what)
+                # In a dict spread into a call, a value is that keyword's argument.
+                named = key if what == "**" and isinstance(key, str) else what
+                merged[key] = self.evaluate(element.value, at, named)
         return StaticDict(tuple(merged.items()))
 
     def _evaluate_addition(self, node: cst.BinaryOperation, at: int, what: str) -> StaticValue:
@@ -252,19 +291,41 @@ class Evaluator:
             raise self.not_static(node, what, "an addition of values of different kinds")
         return left + right  # type: ignore[operator]
 
-    def _evaluate_attribute(self, node: cst.Attribute, at: int, what: str) -> EnumMember:
+    def _evaluate_attribute(self, node: cst.Attribute, at: int, what: str) -> StaticValue:
+        module = qualified_name(self, node.value, at)
+        if self.project is not None and module and self.project.has_module(module):
+            # `config.DEPS` after `import config` (or `from . import config`)
+            other = self.project.evaluator(module)
+            usage = self.location(node)
+            with self.project.following(module, node.attr.value, usage):
+                return _with_usage(usage, lambda: other.evaluate_global(
+                    node.attr.value, usage, what))
         enum = self.resolve_symbol(node.value, at)
         if enum not in symbols.ENUMS:
             raise self.not_static(
                 node, what, "an attribute that is not a runpod_flash enum member"
             )
-        member = node.attr.value
+        return self._enum_member(enum, node.attr.value, node.attr)
+
+    def _evaluate_enum_subscript(self, node: cst.Subscript, at: int, what: str) -> EnumMember:
+        """``DataCenter["EU_RO_1"]``: a member by its name (which may come from the
+        build's environment)."""
+        enum = self.resolve_symbol(node.value, at)
+        index = node.slice[0].slice if len(node.slice) == 1 else None
+        if enum not in symbols.ENUMS or not isinstance(index, cst.Index):
+            raise self.not_static(node, what, "a subscript")
+        member = self.evaluate(index.value, at, ENUM_KEY)
+        if not isinstance(member, str):
+            raise self.not_static(index, what, "an enum member name that is not a string")
+        return self._enum_member(enum, member, index)
+
+    def _enum_member(self, enum: str, member: str, node: cst.CSTNode) -> EnumMember:
         table = symbols.ENUM_TABLES[enum]
         if member not in table:
             close = difflib.get_close_matches(member, table, n=1)
             suggestion = f" Did you mean {enum}.{close[0]}?" if close else ""
             raise self.error(
-                node.attr,
+                node,
                 f"`{enum}.{member}` is not a member of {enum} in runpod-flash "
                 f"{symbols.SDK_VERSION}, so importing this module fails on the worker."
                 f"{suggestion}",
@@ -284,15 +345,53 @@ class Evaluator:
         if callee not in callees:
             name = dotted_name(node.func) or self.code(node.func)
             raise self.not_static(node, what, f"a call to `{name}`")
+        arguments, locations = self._call_arguments(node, at, what)
+        return StaticCall(callee=callee, arguments=tuple(arguments), location=self.location(node),
+                          argument_locations=tuple(locations))
+
+    def _call_arguments(
+        self, node: cst.Call, at: int, what: str
+    ) -> tuple[list[tuple[str, StaticValue]], list[SourceLocation]]:
+        """The arguments as (keyword or ``#position``, value), ``*``/``**`` of static
+        sequences and dicts spread as Python spreads them, with where each was written."""
         arguments: list[tuple[str, StaticValue]] = []
-        for position, arg in enumerate(node.args):
-            if arg.star:
-                raise self.not_static(arg, what, f"a `{arg.star}` argument")
-            key = arg.keyword.value if arg.keyword else f"#{position}"
-            arguments.append((key, self.evaluate(arg.value, at, key if arg.keyword else what)))
-        return StaticCall(
-            callee=callee,
-            arguments=tuple(arguments),
-            location=self.location(node),
-            argument_locations=tuple(self.location(arg.value) for arg in node.args),
-        )
+        locations: list[SourceLocation] = []
+        positional = 0
+        for arg in node.args:
+            where = self.location(arg.value)
+            if arg.star == "**":
+                spread = self.evaluate(arg.value, at, "**")  # values named by their keys
+                if not isinstance(spread, StaticDict) or not all(
+                        isinstance(key, str) and key.isidentifier() for key, _ in spread.items):
+                    raise self.not_static(arg, what, "a `**` of something other than a dict "
+                                          "with keyword names as keys")
+                pairs = list(spread.items)
+            elif arg.star == "*":
+                spread = self.evaluate(arg.value, at, what)
+                if not isinstance(spread, tuple):
+                    raise self.not_static(arg, what, "a `*` of a non-sequence")
+                pairs = [(f"#{positional + offset}", value) for offset, value in enumerate(spread)]
+                positional += len(spread)
+            elif arg.keyword is None:
+                pairs = [(f"#{positional}", self.evaluate(arg.value, at, what))]
+                positional += 1
+            else:
+                pairs = [(arg.keyword.value, self.evaluate(arg.value, at, arg.keyword.value))]
+            for key, value in pairs:
+                if any(key == seen for seen, _ in arguments):
+                    raise self.error(arg, f"`{key}` is given more than once in this call, "
+                                     "which Python refuses when the module is imported.",
+                                     hint=f"Give `{key}` once.")
+                arguments.append((str(key), value))
+                locations.append(where)
+        return arguments, locations
+
+
+def _with_usage(usage: SourceLocation, evaluate: Callable[[], StaticValue]) -> StaticValue:
+    """``evaluate()``, an error in it also showing ``usage`` (where the value is used)."""
+    try:
+        return evaluate()
+    except SourceCodeError as error:
+        if usage not in error.related and usage != error.location:
+            error.related = (*error.related, usage)
+        raise

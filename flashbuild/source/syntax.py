@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import functools
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 
 import libcst as cst
+from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
 from ..errors import SourceCodeError, SourceLocation
 from .modules import absolute_module
@@ -29,6 +31,35 @@ _SYNTAX_HINT = ("Fix the syntax error; every shipped .py file must parse. If the
                 "not ship, exclude it in .flashignore.")
 
 
+def check_syntax(source: bytes, path: str) -> None:
+    """Raise a SourceCodeError at the first syntax error CPython's parser finds.
+
+    For files that cannot declare endpoints: they must compile on the worker,
+    but nothing else is read from them, so libcst need not see them.
+    """
+    python_tree(source, path)
+
+
+@functools.lru_cache(maxsize=256)
+def python_tree(source: bytes, path: str) -> ast.Module:
+    """CPython's tree of a file (its parser only parses, never runs the code); a syntax
+    error becomes a SourceCodeError at its line."""
+    tree = _python_parse(source, path)
+    assert isinstance(tree, ast.Module)
+    return tree
+
+
+@functools.lru_cache(maxsize=256)
+def parse_with_positions(
+    source: bytes, path: str
+) -> tuple[cst.Module, Mapping[cst.CSTNode, CodeRange]]:
+    """:func:`parse` and the position of every node, computed once per build for a
+    file the scanner and the static checks both read (libcst trees are immutable)."""
+    tree = parse(source, path)
+    positions = MetadataWrapper(tree, unsafe_skip_copy=True).resolve(PositionProvider)
+    return tree, positions
+
+
 def parse(source: bytes, path: str) -> cst.Module:
     """Parse a file, turning a syntax error into a SourceCodeError at its line.
 
@@ -36,8 +67,7 @@ def parse(source: bytes, path: str) -> cst.Module:
     first: its errors name the exact spot, and what it accepts (a tab/space
     mix, say) is accepted; too deep a nesting is refused before libcst sees it.
     """
-    python_tree = _python_parse(source, path)
-    _check_nesting(python_tree, path)
+    _check_nesting(python_tree(source, path), path)
     try:
         return cst.parse_module(source)
     except cst.ParserSyntaxError as exc:

@@ -29,7 +29,8 @@ from flashbuild.pipeline import build
 FIXTURES = Path(__file__).resolve().parent.parent.parent / "fixtures"
 RECORD = Path(__file__).resolve().parent / "fixture_digests.json"
 # Every fixture app that builds (the bad/ apps and checks/unshipped-import are refused).
-APPS = ("example-app", "embeddings-app", "forms-app", "preview-app", "sdk-app", "checks/clean-app",
+APPS = ("example-app", "embeddings-app", "forms-app", "preview-app", "sdk-app",
+        "shared-config-app", "checks/clean-app",
         "checks/scope", "checks/module-level-import", "checks/not-awaited",
         "checks/undeclared-import")
 

@@ -318,9 +318,10 @@ PREAMBLE = "import os\nfrom runpod_flash import Endpoint\nSTAGE = 'dev'\n"
     ('name=f"w-{STAGE}"', 16, '`f"w-{STAGE}"` is an f-string'),
     ('name="w-" f"{STAGE}"', 21, '`f"{STAGE}"` is an f-string'),
     ('name="w", dependencies=load()', 34, "`load()` is a call to `load`"),
-    ('name="w", env={"K": os.environ["K"]}', 31, "is an environment variable lookup"),
-    ('name="w", env={"K": os.getenv("K")}', 31, "is an environment variable lookup"),
-    ('name="w", env={"K": os.environ.get("K", "")}', 31, "is an environment variable lookup"),
+    ('name=os.environ["K"]', 16, "is an environment lookup"),
+    ('name="w", dependencies=[os.getenv("K")]', 35, "is an environment lookup"),
+    ('name="w", workers=os.environ.get("K", "1")', 29, "is an environment lookup"),
+    ('name="w", env={os.getenv("K"): "v"}', 26, "is an environment lookup"),
     ('name="w", workers={"a": 2}["a"]', 29, "is a subscript"),
     ('name="w", dependencies=[d for d in "ab"]', 34, "is a comprehension"),
     ('name="w", workers=3 if STAGE else 1', 29, "is a conditional expression"),
@@ -332,7 +333,7 @@ def test_non_static_values_fail_at_their_column(argument, column, fragment):
     error = scan_error(PREAMBLE + f"@Endpoint({argument})\ndef f(): ...\n")
     assert str(error.location) == f"app.py:4:{column}"
     assert fragment in error.message
-    assert "without running it" in error.hint
+    assert "without running it" in error.hint or "RUNPOD_SECRET_" in error.hint
 
 
 def test_a_faulty_constant_is_reported_where_defined_and_where_used():
@@ -499,3 +500,47 @@ def test_a_long_chain_of_constants_is_an_error_at_the_declaration():
     error = scan_error(source)
     assert "too long a chain of constants" in error.message
     assert error.location.line == 403
+
+
+# --- spread arguments and dict(...) ---------------------------------------------------
+
+
+def test_spread_static_dicts_and_dict_calls_are_keyword_arguments():
+    decl = only('''
+        from runpod_flash import Endpoint
+        _BASE = dict(workers=(0, 3), idle_timeout=60)
+        _COMMON = {**_BASE, "env": dict({"A": "1"}, B="2")}
+        ARGS = ("worker",)
+        @Endpoint(*ARGS, cpu="cpu3c-1-2", **_COMMON)
+        def run(x): ...
+    ''')
+    config = decl.endpoint.config
+    assert (config.name, config.workers_min, config.workers_max, config.idle_timeout) == (
+        "worker", 0, 3, 60)
+    assert config.env == (("A", "1"), ("B", "2"))
+
+
+def test_a_non_static_value_in_a_spread_dict_names_its_option_and_definition():
+    error = scan_error('''
+        from runpod_flash import Endpoint
+        import mylib
+        _COMMON = {"workers": 2, "runner": mylib.pick()}
+        @Endpoint(name="w", cpu="cpu3c-1-2", **_COMMON)
+        def run(x): ...
+    ''')
+    assert str(error.location) == "app.py:3:36"
+    assert error.message.startswith("the value of `runner` must be static, but `mylib.pick()`")
+    assert [str(where) for where in error.related] == ["app.py:4:40"]
+
+
+@pytest.mark.parametrize(("text", "location", "fragment"), [
+    ('@Endpoint(name="w", **{"name": "v"})', "app.py:2:21", "`name` is given more than once"),
+    ('@Endpoint(name="w", **[1])', "app.py:2:21", "a `**` of something other than a dict"),
+    ('@Endpoint(name="w", **{1: 2})', "app.py:2:21", "a `**` of something other than a dict"),
+    ('@Endpoint(*"w")', "app.py:2:11", "a `*` of a non-sequence"),
+    ('@Endpoint(name="w", env=dict([("A", "1")]))', "app.py:2:25",
+     "a `dict(...)` call with positional arguments other than one dict"),
+])
+def test_spreads_python_would_refuse_are_errors(text, location, fragment):
+    error = scan_error(f"from runpod_flash import Endpoint\n{text}\ndef run(x): ...\n")
+    assert str(error.location) == location and fragment in error.message, error
