@@ -64,10 +64,41 @@ class UsageError(FlashBuildError):
 
 
 class SourceCodeError(FlashBuildError):
-    """The project's code cannot be built as declared (scan and plan errors)."""
+    """The project's code cannot be built as declared (scan and plan errors).
+
+    :meth:`combine` reports several at once: ``parts`` holds them.
+    """
 
     exit_code = 3
     kind = "source error"
+    parts: tuple[SourceCodeError, ...] = ()
+
+    @classmethod
+    def combine(cls, errors: list[SourceCodeError], *, limit: int = 20) -> SourceCodeError:
+        """One error for ``errors`` (each possibly combined itself), in order: the first's
+        message and place, then each other's, at most ``limit`` in all."""
+        unique: dict[tuple[str, str], SourceCodeError] = {}
+        for part in (part for error in errors for part in (error.parts or (error,))):
+            # One constant used by several declarations fails once, seen from each of them.
+            seen = unique.setdefault((str(part.location), part.message), part)
+            if seen is not part:
+                seen.related = (*seen.related,
+                                *(place for place in part.related if place not in seen.related))
+        parts = list(unique.values())
+        if len(parts) == 1:
+            return parts[0]
+        shown = parts[:limit]
+        first = shown[0]
+        lines = [f"{len(parts)} problems; the first: {first.message}",
+                 *(f"  {part}" for part in shown[1:])]
+        if len(parts) > limit:
+            lines.append(f"  ... and {len(parts) - limit} more")
+        combined = cls("\n".join(lines), location=first.location,
+                       hint=" ".join(dict.fromkeys(p.hint for p in shown if p.hint)),
+                       related=(*first.related,
+                                *(p.location for p in shown[1:] if p.location)))
+        combined.parts = tuple(parts)
+        return combined
 
 
 class DependencyError(FlashBuildError):

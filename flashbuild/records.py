@@ -204,10 +204,20 @@ class ScannedModule:
 
 
 @dataclass(frozen=True, kw_only=True)
+class ScanClue:
+    """Something that looks like a Flash declaration the scanner cannot read."""
+
+    location: SourceLocation
+    message: str
+    hint: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class ScanResult:
     modules: tuple[ScannedModule, ...]
     functions: tuple[FunctionDecl, ...]  # in file order, then source order
     warnings: tuple[BuildWarning, ...] = ()
+    clues: tuple[ScanClue, ...] = ()  # looked for only when no function was found
 
 
 # --- plan ---------------------------------------------------------------------

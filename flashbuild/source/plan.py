@@ -40,11 +40,16 @@ def build_plan(scan: ScanResult, *, project_name: str, python_version: str) -> B
     """Group functions by endpoint name, validate, and compute hashes and calls."""
     if not scan.functions:
         count = len(scan.modules)
-        raise SourceCodeError(
-            f"no Flash endpoints found in {count} Python file{'s' * (count != 1)} of "
-            f"project {project_name!r}; there is nothing to build.",
-            hint=NO_ENDPOINTS_HINT,
-        )
+        found = (f"no Flash endpoints found in {count} Python file{'s' * (count != 1)} of "
+                 f"project {project_name!r}")
+        if scan.clues:
+            first, *others = scan.clues
+            raise SourceCodeError(
+                f"{found}: {first.message}"
+                + "".join(f"\n  {clue.location}: {clue.message}" for clue in others),
+                location=first.location, related=tuple(clue.location for clue in others),
+                hint=" ".join(dict.fromkeys(clue.hint for clue in scan.clues)))
+        raise SourceCodeError(f"{found}; there is nothing to build.", hint=NO_ENDPOINTS_HINT)
     paths = {module.path for module in scan.modules}
     groups: dict[str, list[FunctionDecl]] = defaultdict(list)
     for decl in sorted(scan.functions, key=_source_order):

@@ -27,6 +27,7 @@ from ..cache import cached_tuple
 from ..errors import SourceCodeError, SourceLocation
 from ..records import FunctionDecl, ProjectFiles, ScannedFile, ScannedModule, ScanResult
 from . import symbols
+from .clues import no_endpoint_clues
 from .files import read_project_file
 from .modules import module_name
 from .project_scope import ProjectScope
@@ -59,6 +60,7 @@ def scan_project(project: ProjectFiles, *, cache_dir: Path | None = None,
 
     modules: list[ScannedModule] = []
     functions: list[FunctionDecl] = []
+    errors: list[SourceCodeError] = []  # of every file, reported together
     for path, source in sources.items():
         name = module_name(path)
         modules.append(ScannedModule(path=path, module=name))
@@ -68,15 +70,21 @@ def scan_project(project: ProjectFiles, *, cache_dir: Path | None = None,
                 f"{_CACHE_FORMAT}\0{__version__}\0{symbols.TABLE_DIGEST}\0{path}\0{name}\0"
                 .encode() + source).hexdigest()
             entry = cache_dir / "scan" / key[:2] / f"{key}.json"
-        (scanned,) = cached_tuple(
-            entry, ScannedFile,
-            functools.partial(_scan_file, source, path, name, scope),
-            # Valid while the modules its values came from are unchanged; never kept
-            # when it read the environment, whose values are not written anywhere.
-            still_valid=lambda found: all(digest(p) == d for p, d in found[0].files_read),
-            keep=lambda found: not any(f.environment_reads for f in found[0].functions))
+        try:
+            (scanned,) = cached_tuple(
+                entry, ScannedFile, functools.partial(_scan_file, source, path, name, scope),
+                # Valid while the modules its values came from are unchanged; never kept
+                # when it read the environment, whose values are not written anywhere.
+                still_valid=lambda found: all(digest(p) == d for p, d in found[0].files_read),
+                keep=lambda found: not any(f.environment_reads for f in found[0].functions))
+        except SourceCodeError as error:
+            errors.append(error)
+            continue
         functions.extend(scanned.functions)
-    return ScanResult(modules=tuple(modules), functions=tuple(functions))
+    if errors:
+        raise SourceCodeError.combine(errors)
+    clues = () if functions else no_endpoint_clues(sources)
+    return ScanResult(modules=tuple(modules), functions=tuple(functions), clues=clues)
 
 
 def _scan_file(source: bytes, path: str, module: str,
@@ -121,23 +129,38 @@ def scan_source(source: bytes, *, path: str, module: str,
         )
     reader = DecoratorReader(evaluator, module=module, is_package=is_package)
     found = []
+    errors: list[SourceCodeError] = []  # every declaration's, not the first only
     for index, statement in enumerate(statements):
         if isinstance(statement, (cst.FunctionDef, cst.ClassDef)) and statement.decorators:
             try:
-                decl, read = _read_recording_environment(reader, statement, index, project)
-            except RecursionError:  # e.g. `DEPS += [...]` repeated hundreds of times
-                raise evaluator.error(
-                    statement.decorators[0],
-                    "this declaration's values are built from too long a chain of constants "
-                    "to evaluate.",
-                    hint="Build the value in one literal (or a few additions) instead.",
-                ) from None
+                decl = _read_declaration(reader, evaluator, statement, index, project)
+            except SourceCodeError as error:
+                errors.append(error)
+                continue
             if decl is not None:
-                _check_not_rebound(evaluator, decl.name, index)
-                if read:
-                    decl = replace(decl, environment_reads=tuple(sorted(read)))
                 found.append(decl)
+    if errors:
+        raise SourceCodeError.combine(errors)
     return tuple(found)
+
+
+def _read_declaration(
+    reader: DecoratorReader, evaluator: Evaluator, statement: cst.FunctionDef | cst.ClassDef,
+    index: int, project: ProjectScope | None,
+) -> FunctionDecl | None:
+    try:
+        decl, read = _read_recording_environment(reader, statement, index, project)
+    except RecursionError:  # e.g. `DEPS += [...]` repeated hundreds of times
+        raise evaluator.error(
+            statement.decorators[0],
+            "this declaration's values are built from too long a chain of constants "
+            "to evaluate.",
+            hint="Build the value in one literal (or a few additions) instead.",
+        ) from None
+    if decl is None:
+        return None
+    _check_not_rebound(evaluator, decl.name, index)
+    return replace(decl, environment_reads=tuple(sorted(read))) if read else decl
 
 
 def _read_recording_environment(

@@ -19,6 +19,7 @@ from libcst.metadata import CodeRange
 from ..errors import SourceCodeError, SourceLocation
 from ..records import EnumMember, StaticCall, StaticDict, StaticValue
 from . import symbols
+from .call_arguments import call_arguments
 from .environment_lookups import environment_lookup, evaluate_lookup, qualified_name
 from .namespace import Binding, Namespace
 from .syntax import dotted_name
@@ -232,7 +233,7 @@ class Evaluator:
 
     def _evaluate_dict_call(self, node: cst.Call, at: int, what: str) -> StaticDict:
         """``dict(a=1, **OTHER)`` or ``dict(OTHER, a=1)`` of static values."""
-        arguments, _ = self._call_arguments(node, at, what)
+        arguments, _ = call_arguments(self, node, at, what)
         merged: dict[StaticValue, StaticValue] = {}
         for key, value in arguments:
             if key == "#0" and isinstance(value, StaticDict):
@@ -345,46 +346,9 @@ class Evaluator:
         if callee not in callees:
             name = dotted_name(node.func) or self.code(node.func)
             raise self.not_static(node, what, f"a call to `{name}`")
-        arguments, locations = self._call_arguments(node, at, what)
+        arguments, locations = call_arguments(self, node, at, what)
         return StaticCall(callee=callee, arguments=tuple(arguments), location=self.location(node),
                           argument_locations=tuple(locations))
-
-    def _call_arguments(
-        self, node: cst.Call, at: int, what: str
-    ) -> tuple[list[tuple[str, StaticValue]], list[SourceLocation]]:
-        """The arguments as (keyword or ``#position``, value), ``*``/``**`` of static
-        sequences and dicts spread as Python spreads them, with where each was written."""
-        arguments: list[tuple[str, StaticValue]] = []
-        locations: list[SourceLocation] = []
-        positional = 0
-        for arg in node.args:
-            where = self.location(arg.value)
-            if arg.star == "**":
-                spread = self.evaluate(arg.value, at, "**")  # values named by their keys
-                if not isinstance(spread, StaticDict) or not all(
-                        isinstance(key, str) and key.isidentifier() for key, _ in spread.items):
-                    raise self.not_static(arg, what, "a `**` of something other than a dict "
-                                          "with keyword names as keys")
-                pairs = list(spread.items)
-            elif arg.star == "*":
-                spread = self.evaluate(arg.value, at, what)
-                if not isinstance(spread, tuple):
-                    raise self.not_static(arg, what, "a `*` of a non-sequence")
-                pairs = [(f"#{positional + offset}", value) for offset, value in enumerate(spread)]
-                positional += len(spread)
-            elif arg.keyword is None:
-                pairs = [(f"#{positional}", self.evaluate(arg.value, at, what))]
-                positional += 1
-            else:
-                pairs = [(arg.keyword.value, self.evaluate(arg.value, at, arg.keyword.value))]
-            for key, value in pairs:
-                if any(key == seen for seen, _ in arguments):
-                    raise self.error(arg, f"`{key}` is given more than once in this call, "
-                                     "which Python refuses when the module is imported.",
-                                     hint=f"Give `{key}` once.")
-                arguments.append((str(key), value))
-                locations.append(where)
-        return arguments, locations
 
 
 def _with_usage(usage: SourceLocation, evaluate: Callable[[], StaticValue]) -> StaticValue:

@@ -16,6 +16,10 @@ SOURCE = SourceCodeError.exit_code
 # fixture, expected "file:line:col" (or None), fragment of the message, related places
 CASES = [
     ("no-endpoints", None, "no Flash endpoints found in 1 Python file", ()),
+    ("legacy-tetra", "app.py:3:1", "`tetra_rp` is imported here: `tetra_rp` is the former "
+     "name of `runpod_flash`, which the worker images do not have", ()),
+    ("dynamic-decorator", "app.py:5:1", "`Endpoint`, used as the decorator `@Endpoint` of "
+     "`work` at app.py:8:1, is bound here in a way flashbuild cannot follow", ()),
     ("two-queue-functions", "app.py:9:1", "queue endpoint 'worker' already runs `first`",
      ("app.py:4:1",)),
     ("conflicting-config", "b.py:4:1",

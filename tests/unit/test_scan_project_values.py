@@ -177,3 +177,63 @@ def test_names_that_only_look_like_lookups_are_not_read(tmp_path):
     """})
     error = scan_error(root, {"A": "1"})
     assert "is a call to `getenv`" in error.message
+
+
+# --- why nothing was found -------------------------------------------------------------
+
+
+def test_no_endpoints_points_at_legacy_imports_and_unfollowed_decorators(tmp_path):
+    from flashbuild.source.plan import build_plan
+
+    root = write(tmp_path, {
+        "a.py": "import tetra_rp.core\n",
+        "b.py": "from lib import remote\n\n@remote(cfg)\ndef f(): ...\n",
+        "c.py": "@Endpoint(name='x')\ndef g(): ...\n",
+        "d.py": "def helper(): ...\n",
+    })
+    result = scan(root)
+    expected = [
+        ("a.py:1:1", "`tetra_rp.core` is imported here:"),
+        ("b.py:1:1", "`remote`, used as the decorator `@remote` of `f` at b.py:3:1, is bound"),
+        ("c.py:1:1", "`@Endpoint` decorates `g`, but `Endpoint` is never imported from "
+                     "`runpod_flash`."),
+    ]
+    assert len(result.clues) == len(expected)
+    for clue, (location, start) in zip(result.clues, expected, strict=True):
+        assert str(clue.location) == location and clue.message.startswith(start), clue
+    with pytest.raises(SourceCodeError) as info:
+        build_plan(result, project_name="p", python_version="3.12")
+    assert str(info.value.location) == "a.py:1:1"
+    assert [str(place) for place in info.value.related] == ["b.py:1:1", "c.py:1:1"]
+    assert "from runpod_flash import Endpoint" in info.value.hint
+
+
+def test_every_non_static_value_of_a_build_is_reported_in_one_run(tmp_path):
+    root = write(tmp_path, {
+        "a.py": """
+            import random
+            from runpod_flash import Endpoint
+            @Endpoint(name=f"w{random.random()}", workers=random.randint(1, 3))
+            def f(): ...
+            @Endpoint(name="v", dependencies=[str(1)])
+            def g(): ...
+        """,
+        "b.py": """
+            from runpod_flash import Endpoint
+            @Endpoint(name="u", env={"A": input()})
+            def h(): ...
+        """,
+    })
+    error = scan_error(root)
+    assert error.message.startswith("4 problems; the first: the value of `name` must be static")
+    assert [str(place) for place in (error.location, *error.related)] == [
+        "a.py:3:16", "a.py:3:47", "a.py:5:35", "b.py:2:31"]
+    assert error.message.count("\n") == 3 and error.hint.count("without running it") == 1
+
+
+def test_the_report_of_many_problems_is_bounded(tmp_path):
+    body = "".join(f"@Endpoint(name=n{i}())\ndef f{i}(): ...\n" for i in range(30))
+    root = write(tmp_path, {"a.py": "from runpod_flash import Endpoint\n" + body})
+    error = scan_error(root)
+    assert error.message.startswith("30 problems; the first:")
+    assert error.message.endswith("... and 10 more") and len(error.related) == 19
