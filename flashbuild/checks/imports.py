@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 
 import libcst as cst
 
@@ -11,6 +11,7 @@ from ..source.import_names import RUNTIME_MODULES
 from ..source.modules import is_stdlib
 from ..source.syntax import ImportStatement, dotted_name, imports_in, module_level_imports
 from .findings import Finding, finding, planned_functions
+from .needed_names import needed_names
 from .parsed import ParsedModule, SourceFiles
 
 # (path of a shipped file the worker loads, how it comes to load it: "" for an endpoint's file)
@@ -80,9 +81,14 @@ def _follow(parsed: ParsedModule, statement: ImportStatement, importer: str,
     return findings
 
 
-def module_level_dependency_imports(parsed: ParsedModule, local: frozenset[str]
-                                    ) -> list[Finding]:
-    """Imports of dependencies at the top of a file that defines endpoints."""
+def module_level_dependency_imports(
+    parsed: ParsedModule, local: frozenset[str],
+    endpoints: Collection[cst.FunctionDef | cst.ClassDef],
+) -> list[Finding]:
+    """Imports of dependencies at the top of a file that defines ``endpoints``, whose
+    names the endpoint code needs (:func:`~flashbuild.checks.needed_names.needed_names`):
+    an import that only serves other module-level code (a FastAPI router, say) is fine."""
+    needed = needed_names(parsed, endpoints)
     findings = []
     for statement in module_level_imports(parsed.tree):
         if isinstance(statement, cst.ImportFrom):
@@ -93,6 +99,8 @@ def module_level_dependency_imports(parsed: ParsedModule, local: frozenset[str]
             several = len(statement.names) > 1  # point at the offending name of `import a, b`
             named = [(dotted_name(alias.name), alias if several else statement)
                      for alias in statement.names]
+        if not needed & _bound_names(statement):
+            continue
         for module, node in named:
             top = module.split(".")[0]
             if is_stdlib(top) or top in local or top in RUNTIME_MODULES:
@@ -104,3 +112,18 @@ def module_level_dependency_imports(parsed: ParsedModule, local: frozenset[str]
                 f"it in live mode; import it inside the endpoint functions that need it.",
                 parsed.location(node)))
     return findings
+
+
+def _bound_names(statement: ImportStatement) -> set[str]:
+    """The names an import binds in the module (``*``: every name, as far as we know)."""
+    if isinstance(statement, cst.ImportFrom) and isinstance(statement.names, cst.ImportStar):
+        return {"*"}
+    names = set()
+    for alias in statement.names:  # type: ignore[union-attr]
+        if alias.asname is not None:
+            names.add(dotted_name(alias.asname.name))
+        elif isinstance(statement, cst.Import):
+            names.add(dotted_name(alias.name).split(".")[0])
+        else:
+            names.add(dotted_name(alias.name))
+    return names

@@ -136,7 +136,9 @@ def check_sources(
     for path in sorted({decl.file for _, decl in planned_functions(plan)}):
         parsed = files.get(path)
         if parsed is not None:
-            findings += module_level_dependency_imports(parsed, local)
+            endpoints = [definition for _, decl in planned_functions(plan) if decl.file == path
+                         and (definition := parsed.definition(decl)) is not None]
+            findings += module_level_dependency_imports(parsed, local, endpoints)
     shipped_project = {name: path for name, path in project_modules.items()
                        if path in shipped_paths}
     loads = load_imports(files, plan, shipped_project, local)

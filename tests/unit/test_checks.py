@@ -160,7 +160,7 @@ def test_scope_fixture():
 def test_module_level_import_fixture():
     found, *_ = fixture_findings("checks/module-level-import")
     assert summary(found) == [("module-level-import", "app.py:6"),
-                              ("module-level-import", "app.py:7")]
+                              ("module-level-import", "app.py:8")]
     assert used_names(found) == ["requests", "pydantic"]
     assert "import it inside the endpoint functions" in found[0].message
 
@@ -632,7 +632,7 @@ def test_module_level_imports_of_dependencies():
             else:
                 import polars
             @Endpoint(name="work")
-            def work(x):
+            def work(x: numpy.ndarray, codec=json, frame: polars.DataFrame = None):
                 return x
         """,
         "helpers.py": "import requests\n",
@@ -641,6 +641,37 @@ def test_module_level_imports_of_dependencies():
     found = check(files, code="module-level-import")
     assert used_names(found) == ["numpy", "orjson", "simplejson", "polars"]
     assert (found[0].location.line, found[0].location.column) == (2, 12)
+
+
+def test_imports_that_only_serve_other_module_level_code_are_not_reported():
+    files = {"app.py": """
+        from fastapi import APIRouter, Depends
+        from pydantic import BaseModel
+        import numpy as np
+        import pandas
+        from runpod_flash import Endpoint
+
+        router = APIRouter()
+
+        class Health(BaseModel):
+            ok: bool
+
+        @router.get("/health")
+        def health(check=Depends(lambda: 1)) -> Health:
+            return Health(ok=True)
+
+        def summarise(frame):
+            return pandas.DataFrame(frame).describe()
+
+        SCALE = np.float32(2)
+
+        @Endpoint(name="work", cpu="cpu3c-1-2")
+        def work(rows):
+            return summarise(rows) * SCALE
+    """}
+    found = check(files, code="module-level-import")
+    # pandas through summarise(), numpy through SCALE; not fastapi or pydantic
+    assert used_names(found) == ["numpy", "pandas"]
 
 
 # --- check_imports: undeclared dependencies ----------------------------------------------------
