@@ -3,7 +3,8 @@
 # Both create .venv (Python 3.10+) with flashbuild and its test tools on first use.
 # `make test-unit` runs only tests/unit (seconds: no uv, no CLI, no pipeline builds);
 # `make test-offline` skips the tests that need PyPI.
-# `make bench` times builds of the fixture apps (BENCH_ARGS='--with-reference' adds the old tool).
+# `make bench` times builds of the fixture apps (BENCH_ARGS='--with-reference' adds the old tool)
+# and the scan of a synthetic 2,000-file project against CPython's parser.
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -42,6 +43,7 @@ test-unit: $(STAMP)
 .PHONY: bench
 bench: $(STAMP)
 	$(BIN)/python tools/benchmark.py $(BENCH_ARGS)
+	$(BIN)/python tools/scan_benchmark.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis .mypy_cache .ruff_cache .import_linter_cache \

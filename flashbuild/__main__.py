@@ -1,5 +1,4 @@
-import sys
+from .cli.main import run
 
-from .cli.main import main
-
-sys.exit(main())
+if __name__ == "__main__":  # a spawned worker process imports this module too
+    run()

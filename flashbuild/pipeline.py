@@ -14,15 +14,23 @@ from __future__ import annotations
 import contextlib
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ._util.files import commit_staged, file_lock, remove_stale_temps, stage_bytes
+from ._util.gc_pause import collection_paused
 from ._util.processes import CommandListener
 from .artifact.members import ArchiveMember, members_from_project_files, members_from_rendered
+from .artifact.up_to_date import (
+    STAMPS,
+    existing_artifact,
+    inputs_digest,
+    stamp_path,
+    write_stamp,
+)
 from .artifact.write import write_artifact
 from .cache import cache_in_use
 from .checks.run import enforce, import_findings, source_findings
@@ -59,7 +67,12 @@ from .render.manifest import (
     render_manifest,
     source_fingerprint,
 )
-from .source.files import collect_project_files, project_python_paths, read_project_file
+from .source.files import (
+    collect_project_files,
+    project_python_paths,
+    python_sources,
+    read_project_file,
+)
 from .source.plan import build_plan
 from .source.scan import scan_project
 
@@ -127,15 +140,15 @@ def build(
 def _build(config: BuildConfig, on_stage: StageListener | None,
            on_command: CommandListener | None) -> BuildResult:
     stages = _Stages(on_stage)
-    with stages.stage("scan"):
-        files, scan = _scan(config)
+    with stages.stage("scan"), collection_paused():
+        files, sources, scan = _scan(config)
     with stages.stage("plan"):
         plan = _plan(config, scan)
-    with stages.stage("check"):
+    with stages.stage("check"), collection_paused():
         project_paths = project_python_paths(files.root)
         report = source_findings(files, plan, project_paths=project_paths,
-                                 cache_dir=config.cache_dir)
-        enforce(secret_findings(files.files, config.allow_secrets), strict=False)
+                                 cache_dir=config.cache_dir, sources=sources)
+        enforce(secret_findings(files.files, config.allow_secrets, sources), strict=False)
         warnings = (*files.warnings, *scan.warnings,
                     *enforce(report.findings, strict=config.strict))
     with stages.stage("render"):
@@ -155,7 +168,7 @@ def _build(config: BuildConfig, on_stage: StageListener | None,
                 images=image_labels(config, plan))
             warnings += enforce(found, strict=config.strict)
         with stages.stage("package"):
-            packaged = _package(config, files, plan, handlers, dependencies)
+            packaged = _package(config, files, sources, plan, handlers, dependencies)
     except FlashBuildError as error:
         error.build_dir = build_dir if build_dir.exists() else None
         raise
@@ -181,27 +194,29 @@ def _build(config: BuildConfig, on_stage: StageListener | None,
 
 def lock(config: BuildConfig, *, on_command: CommandListener | None = None) -> tuple[Path, Lock]:
     """Scan and plan the app, then resolve its dependencies into ``flash.lock``."""
-    _, scan = _scan(config)
+    _, _, scan = _scan(config)
     return write_lock(config, _plan(config, scan), listener=on_command)
 
 
 def dry_run(config: BuildConfig, *, on_command: CommandListener | None = None) -> DryRunReport:
     """Scan, plan and resolve; report sizes and exclusions without installing or packing."""
-    files, scan = _scan(config)
+    files, _, scan = _scan(config)
     plan = _plan(config, scan)
     resolved = None if config.no_deps else resolve_dependencies(config, plan, on_command)
     return dry_run_report(config, files, resolved, on_command)
 
 
-def _scan(config: BuildConfig) -> tuple[ProjectFiles, ScanResult]:
-    """The files that ship and the endpoint functions they declare."""
+def _scan(config: BuildConfig) -> tuple[ProjectFiles, dict[str, bytes], ScanResult]:
+    """The files that ship, the code among them, and the endpoint functions it declares."""
     # flashbuild's own files never ship, wherever they are: the artifact, the manifest and
     # the cache (a CI recipe may well put the cache inside the checkout).
-    own = (config.output, config.manifest_path,
+    own = (config.output, config.manifest_path, config.flash_dir / STAMPS,
            *((config.cache_dir,) if config.cache_dir is not None else ()))
     files = collect_project_files(config.project_dir, skip=own, ignore=config.ignore,
                                   allow_secrets=config.allow_secrets)
-    return files, scan_project(files, cache_dir=config.cache_dir, environ=config.environment)
+    sources = python_sources(files)
+    return files, sources, scan_project(files, cache_dir=config.cache_dir,
+                                        environ=config.environment, sources=sources)
 
 
 def _plan(config: BuildConfig, scan: ScanResult) -> BuildPlan:
@@ -213,28 +228,45 @@ def _plan(config: BuildConfig, scan: ScanResult) -> BuildPlan:
     return plan
 
 
-def _package(config: BuildConfig, files: ProjectFiles, plan: BuildPlan,
-             handlers: tuple[RenderedFile, ...], dependencies: InstalledDependencies | None
-             ) -> _Packaged:
+def _package(config: BuildConfig, files: ProjectFiles, sources: Mapping[str, bytes],
+             plan: BuildPlan, handlers: tuple[RenderedFile, ...],
+             dependencies: InstalledDependencies | None) -> _Packaged:
     """Write the artifact, then the manifest beside it."""
     shipped = _shipped_files(files, dependencies)
-    manifest = build_manifest(plan, fingerprint=source_fingerprint(files.files),
+    manifest = build_manifest(plan, fingerprint=source_fingerprint(files.files, sources),
                               dependencies=dependencies_entry(config, dependencies))
     generated = (*handlers, render_manifest(manifest))
     if dependencies is not None:
         generated += (dependencies.requirements,)
     _write_build_dir(config.build_dir, generated, shipped if config.keep_build else ())
     members = [*members_from_project_files(shipped), *members_from_rendered(generated)]
+    manifest_data = manifest_bytes(manifest)
+    inputs = inputs_digest(members, tail=dependencies.part if dependencies else None,
+                           mtime=config.source_date_epoch, level=config.compression_level,
+                           manifest=manifest_data)
+    stamp = stamp_path(config.flash_dir, config.output)
+    artifact = existing_artifact(stamp, config.output, inputs, config.max_size)
+    if artifact is not None and _same_bytes(config.manifest_path, manifest_data):
+        return _Packaged(artifact=artifact, manifest=manifest, project_files=len(shipped))
     # Both outputs change or neither: the manifest is written first, moved in last.
-    staged_manifest = stage_bytes(config.manifest_path, manifest_bytes(manifest))
+    staged_manifest = stage_bytes(config.manifest_path, manifest_data)
     try:
-        artifact = _write(config, members, dependencies)
+        artifact = artifact or _write(config, members, dependencies)
     except BaseException:
         with contextlib.suppress(OSError):
             staged_manifest.unlink()
         raise
     commit_staged(staged_manifest, config.manifest_path)
+    write_stamp(stamp, inputs, artifact)
     return _Packaged(artifact=artifact, manifest=manifest, project_files=len(shipped))
+
+
+def _same_bytes(path: Path, data: bytes) -> bool:
+    """Whether the regular file ``path`` holds exactly ``data``."""
+    try:
+        return path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data
+    except OSError:
+        return False
 
 
 def _write(config: BuildConfig, members: list[ArchiveMember],

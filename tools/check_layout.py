@@ -35,6 +35,8 @@ HOMES = {
     "subprocess.check_output": "_util/processes.py",
     "os.system": "_util/processes.py",
     "os.popen": "_util/processes.py",
+    "ProcessPoolExecutor": "_util/processes.py",
+    "multiprocessing.get_context": "_util/processes.py",
     "tomllib": "_util/toml.py",
     "tomli": "_util/toml.py",
     "os.fsync": "_util/files.py",

@@ -1,11 +1,11 @@
 """The one place flashbuild starts subprocesses.
 
-Two kinds: :func:`run_command` runs a command to completion with its output
+Three kinds: :func:`run_command` runs a command to completion with its output
 captured and returned (the caller decides what a failure means);
 :func:`start_child` starts a long-running server whose output goes to a log
-file. A listener (the CLI's, in verbose mode) is told every captured command
-before it runs, so ``-v`` can echo ``+ uv pip compile ...`` without the core
-printing.
+file; :func:`worker_pool` starts Python worker processes for CPU-bound work.
+A listener (the CLI's, in verbose mode) is told every captured command before
+it runs, so ``-v`` can echo ``+ uv pip compile ...`` without the core printing.
 """
 
 from __future__ import annotations
@@ -15,8 +15,12 @@ import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import InternalError
+
+if TYPE_CHECKING:
+    import concurrent.futures
 
 CommandListener = Callable[[str], None]
 
@@ -102,3 +106,13 @@ def start_child(
             list(command), cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL,
             stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
         )
+
+
+def worker_pool(workers: int) -> concurrent.futures.ProcessPoolExecutor:
+    """``workers`` fresh Python processes (spawned, so whatever threads this process
+    runs, none is copied half-way) to run module-level functions on picklable data."""
+    import concurrent.futures  # loaded by the builds that need workers only
+    import multiprocessing
+
+    return concurrent.futures.ProcessPoolExecutor(
+        max_workers=workers, mp_context=multiprocessing.get_context("spawn"))

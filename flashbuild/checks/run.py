@@ -56,7 +56,7 @@ from .. import __version__
 from ..cache import cached_tuple
 from ..errors import SourceCodeError, StaticCheckError
 from ..records import BuildPlan, BuildWarning, ProjectFiles
-from ..source.files import read_project_file
+from ..source.files import python_sources
 from ..source.modules import local_module_names, module_name
 from .findings import (
     FIXES,
@@ -71,7 +71,7 @@ from .undeclared import unavailable_imports, undeclared_imports
 
 def source_findings(
     files: ProjectFiles, plan: BuildPlan, *, project_paths: frozenset[str],
-    cache_dir: Path | None,
+    cache_dir: Path | None, sources: Mapping[str, bytes] | None = None,
 ) -> SourceReport:
     """Scope, call and import-placement findings for the shipped code, cached, with
     the imports the workers run to load each handler (checked once the
@@ -80,11 +80,8 @@ def source_findings(
     ``project_paths`` lists every ``.py`` file of the project, shipped or not
     (:func:`~flashbuild.source.files.project_python_paths`).
     """
-    sources = {
-        file.path: read_project_file(file)
-        for file in files.files
-        if file.path.endswith(".py") and file.link_target is None
-    }
+    if sources is None:
+        sources = python_sources(files)
     shipped = frozenset(file.path for file in files.files)
     digest = hashlib.sha256(f"{__version__}\0".encode())
     for path in sorted(sources):

@@ -9,7 +9,7 @@ listed in ``[tool.flash] allow-secrets`` is not read.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from ..errors import SourceLocation
 from ..records import ProjectFile
@@ -37,13 +37,22 @@ PATTERNS: tuple[tuple[str, tuple[bytes, ...], re.Pattern[bytes]], ...] = (
 )
 
 
-def secret_findings(files: Iterable[ProjectFile], allowed: frozenset[str]) -> list[Finding]:
-    """A finding for each shipped project file that holds a credential."""
+# Any of the literals: one pass over a file tells whether a pattern could match at all.
+_ANY_LITERAL = re.compile(b"|".join(re.escape(literal) for _, literals, _ in PATTERNS
+                                    for literal in literals))
+
+
+def secret_findings(files: Iterable[ProjectFile], allowed: frozenset[str],
+                    known: Mapping[str, bytes] | None = None) -> list[Finding]:
+    """A finding for each shipped project file that holds a credential (``known``: the
+    bytes of files already read, by path)."""
+    known = known or {}
     findings = []
     for file in files:
         if file.link_target is not None or file.path in allowed:
             continue
-        data = read_project_file(file, SCAN_BYTES)
+        data = known[file.path][:SCAN_BYTES] if file.path in known else read_project_file(
+            file, SCAN_BYTES)
         if b"\0" in data[:_BINARY_PROBE]:
             continue
         found = _first_match(data)
@@ -59,6 +68,8 @@ def secret_findings(files: Iterable[ProjectFile], allowed: frozenset[str]) -> li
 
 
 def _first_match(data: bytes) -> tuple[str, int] | None:
+    if _ANY_LITERAL.search(data) is None:
+        return None
     matches = [(match.start(), what) for what, literals, pattern in PATTERNS
                if any(literal in data for literal in literals)
                and (match := pattern.search(data)) is not None]

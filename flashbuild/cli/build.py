@@ -13,7 +13,6 @@ from .. import pipeline
 from ..config.build_config import BuildConfig
 from ..errors import UsageError
 from .options import dependency_options
-from .preview import run_preview
 from .progress import Progress, command_echo
 from .report import build_document, build_text, display_path, dry_run_document, dry_run_text
 
@@ -77,6 +76,8 @@ def build(ctx: click.Context, project_dir: Path, verbose: int, quiet: bool, dry_
     if as_json:
         click.echo(json.dumps(build_document(result), indent=2, sort_keys=True))
     if then_preview:
+        from .preview import run_preview  # the server's modules load only to serve
+
         return run_preview(
             project_dir, as_json=as_json, verbose=verbose, quiet=quiet,
             no_deps=options["no_deps"], index_url=options["index_url"],

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -25,12 +25,17 @@ MANIFEST_VERSION = "1.0"
 SCHEMA_PATH = Path(__file__).resolve().parent / "schemas" / "flash_manifest.schema.json"
 
 
-def source_fingerprint(files: Iterable[ProjectFile]) -> str:
-    """sha256 over the shipped project files' paths and contents (or link targets)."""
+def source_fingerprint(files: Iterable[ProjectFile],
+                       known: Mapping[str, bytes] | None = None) -> str:
+    """sha256 over the shipped project files' paths and contents (or link targets);
+    ``known`` holds the bytes of files already read in this build, by path."""
     digest = hashlib.sha256()
+    known = known or {}
     for file in sorted(files, key=lambda f: f.path):
         if file.link_target is not None:
             content = "link:" + file.link_target
+        elif file.path in known:
+            content = hashlib.sha256(known[file.path]).hexdigest()
         else:
             content = project_file_sha256(file)
         digest.update(f"{file.path}\0{content}\n".encode())

@@ -16,7 +16,6 @@ from collections.abc import Iterator, Mapping
 from ..errors import SourceLocation
 from ..records import ScanClue
 from . import symbols
-from .syntax import python_tree
 
 LEGACY_PACKAGE = "tetra_rp"
 DECORATOR_NAMES = frozenset({symbols.ENDPOINT, symbols.REMOTE})
@@ -25,6 +24,8 @@ MAX_CLUES = 5
 
 def no_endpoint_clues(sources: Mapping[str, bytes]) -> tuple[ScanClue, ...]:
     """What in ``sources`` (path -> bytes) suggests endpoints the scan could not read."""
+    from .syntax import python_tree  # loads libcst: only on this (failing) path
+
     clues: list[ScanClue] = []
     for path, source in sources.items():
         if LEGACY_PACKAGE.encode() not in source and not any(

@@ -66,8 +66,17 @@ _DEFAULT_SPEC = GitIgnoreSpec.from_lines(DEFAULT_EXCLUDES)
 _SECRET_SPEC = GitIgnoreSpec.from_lines(SECRET_PATTERNS)
 
 
+# Every name a secret pattern can match contains one of these (lower-cased): a quick
+# test that spares the pattern matching for almost every file.
+_SECRET_HINTS = ("env", "netrc", "pypirc", "credentials", "npmrc", "yarnrc", "id_", "ssh",
+                 "gnupg", "config", ".p12", ".pfx", ".keystore", ".jks")
+
+
 def is_secret(path: str) -> bool:
     """True if the relative POSIX ``path`` is, or is inside, a well-known credential file."""
+    lowered = path.lower()
+    if not any(hint in lowered for hint in _SECRET_HINTS):
+        return False
     parts = path.split("/")
     return any(_SECRET_SPEC.check_file("/".join(parts[:n])).include is True
                for n in range(1, len(parts) + 1))
@@ -279,6 +288,13 @@ def read_project_file(file: ProjectFile, limit: int = -1) -> bytes:
         return read_collected(file.source, file.identity, limit)
     except OSError as exc:
         raise _read_error(file, exc) from None
+
+
+def python_sources(files: ProjectFiles) -> dict[str, bytes]:
+    """The bytes of every shipped ``.py`` file (links excluded), read once for every stage
+    that reads code, in the files' order."""
+    return {file.path: read_project_file(file) for file in files.files
+            if not file.is_symlink and file.path.endswith(".py")}
 
 
 def project_file_sha256(file: ProjectFile) -> str:

@@ -14,23 +14,29 @@ again, and a build whose files are all unchanged does not even load the parser.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import functools
 import hashlib
+import json
+import re
+import sys
 from collections.abc import Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import __version__
+from .._util.files import atomic_write_bytes
 from ..cache import cached_tuple
-from ..errors import SourceCodeError, SourceLocation
+from ..errors import FlashBuildError, SourceCodeError, SourceLocation
 from ..records import FunctionDecl, ProjectFiles, ScannedFile, ScannedModule, ScanResult
 from . import symbols
 from .clues import no_endpoint_clues
-from .files import read_project_file
+from .files import python_sources
 from .modules import module_name
 from .project_scope import ProjectScope
+from .python_syntax import SyntaxChecks
 
 if TYPE_CHECKING:
     import libcst as cst
@@ -38,53 +44,104 @@ if TYPE_CHECKING:
     from .decorators import DecoratorReader
     from .static_eval import Evaluator
 
-_CACHE_FORMAT = 3
+_CACHE_FORMAT = 4
+_PYTHON = "{}.{}".format(*sys.version_info[:2])  # what compiles depends on the parser
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 def scan_project(project: ProjectFiles, *, cache_dir: Path | None = None,
-                 environ: Mapping[str, str] | None = None) -> ScanResult:
+                 environ: Mapping[str, str] | None = None,
+                 sources: Mapping[str, bytes] | None = None) -> ScanResult:
     """Scan every shipped ``.py`` file of a project (symlinked copies excluded).
 
-    Values may be read from the project's other shipped modules and, where
-    declarations allow it, from ``environ`` (the environment of the build).
+    Files that mention runpod_flash are read for declarations (their results
+    cached one by one); every other file must compile, which worker processes
+    check while those are read (files known to compile, by content, are
+    skipped). Values may be read from the project's other shipped modules and,
+    where declarations allow it, from ``environ`` (the environment of the build).
+    ``sources`` are the files' bytes if already read (:func:`python_sources`).
     """
-    sources = {file.path: read_project_file(file) for file in project.files
-               if not file.is_symlink and file.path.endswith(".py")}
-    scope = ProjectScope(sources, environ or {})
-    digests: dict[str, str] = {}
+    if sources is None:
+        sources = python_sources(project)
+    digests = {path: hashlib.sha256(source).hexdigest() for path, source in sources.items()}
+    declaring = [path for path, source in sources.items()
+                 if symbols.SDK_PACKAGE.encode() in source]
+    record = _CompiledRecord(cache_dir, project.root)
+    plain = [(path, sources[path]) for path in sources
+             if path not in set(declaring) and digests[path] not in record.known]
+    checks = SyntaxChecks(plain)
+    try:
+        functions, errors = _scan_declaring(declaring, sources, digests, cache_dir,
+                                            ProjectScope(sources, environ or {}))
+        problems = checks.problems()
+    finally:
+        checks.close()
+    if problems:
+        from .syntax import problem_error  # loads libcst: only when reporting
 
-    def digest(path: str) -> str:
-        if path not in digests:
-            digests[path] = hashlib.sha256(sources[path]).hexdigest() if path in sources else ""
-        return digests[path]
+        errors += [problem_error(path, problem) for path, problem in problems]
+    if errors:
+        order = {path: index for index, path in enumerate(sources)}
+        raise SourceCodeError.combine(sorted(
+            errors, key=lambda e: order.get(e.location.path if e.location else "", 0)))
+    record.save({digests[path] for path in sources if path not in set(declaring)})
+    modules = tuple(ScannedModule(path=path, module=module_name(path)) for path in sources)
+    clues = () if functions else no_endpoint_clues(sources)
+    return ScanResult(modules=modules, functions=tuple(functions), clues=clues)
 
-    modules: list[ScannedModule] = []
+
+def _scan_declaring(
+    paths: list[str], sources: Mapping[str, bytes], digests: Mapping[str, str],
+    cache_dir: Path | None, scope: ProjectScope,
+) -> tuple[list[FunctionDecl], list[SourceCodeError]]:
+    """The declarations of the files that may declare endpoints, and every error."""
     functions: list[FunctionDecl] = []
     errors: list[SourceCodeError] = []  # of every file, reported together
-    for path, source in sources.items():
-        name = module_name(path)
-        modules.append(ScannedModule(path=path, module=name))
+    for path in paths:
+        source, name = sources[path], module_name(path)
         entry = None
         if cache_dir is not None:
             key = hashlib.sha256(
-                f"{_CACHE_FORMAT}\0{__version__}\0{symbols.TABLE_DIGEST}\0{path}\0{name}\0"
-                .encode() + source).hexdigest()
+                f"{_CACHE_FORMAT}\0{__version__}\0{_PYTHON}\0{symbols.TABLE_DIGEST}\0{path}\0"
+                f"{name}\0".encode() + source).hexdigest()
             entry = cache_dir / "scan" / key[:2] / f"{key}.json"
         try:
             (scanned,) = cached_tuple(
                 entry, ScannedFile, functools.partial(_scan_file, source, path, name, scope),
                 # Valid while the modules its values came from are unchanged; never kept
                 # when it read the environment, whose values are not written anywhere.
-                still_valid=lambda found: all(digest(p) == d for p, d in found[0].files_read),
+                still_valid=lambda found: all(digests.get(p) == d for p, d in found[0].files_read),
                 keep=lambda found: not any(f.environment_reads for f in found[0].functions))
         except SourceCodeError as error:
             errors.append(error)
             continue
         functions.extend(scanned.functions)
-    if errors:
-        raise SourceCodeError.combine(errors)
-    clues = () if functions else no_endpoint_clues(sources)
-    return ScanResult(modules=tuple(modules), functions=tuple(functions), clues=clues)
+    return functions, errors
+
+
+class _CompiledRecord:
+    """The contents (sha256) of a project's files known to compile, kept as one JSON
+    file: a large project's unchanged files are not parsed again."""
+
+    def __init__(self, cache_dir: Path | None, root: Path) -> None:
+        self.path = None
+        self.known: frozenset[str] = frozenset()
+        if cache_dir is None:
+            return
+        key = hashlib.sha256(f"{_CACHE_FORMAT}\0{__version__}\0{_PYTHON}\0{root}".encode())
+        self.path = cache_dir / "scan" / f"compiles-{key.hexdigest()}.json"
+        with contextlib.suppress(OSError, ValueError):
+            data = json.loads(self.path.read_bytes())
+            if isinstance(data, list) and all(isinstance(d, str) and _SHA256.fullmatch(d)
+                                               for d in data):
+                self.known = frozenset(data)
+
+    def save(self, digests: set[str]) -> None:
+        """Record ``digests`` (the current files: the record never grows beyond them)."""
+        if self.path is not None and digests != self.known:
+            with contextlib.suppress(FlashBuildError):
+                atomic_write_bytes(self.path, json.dumps(sorted(digests)).encode(),
+                                   durable=False)
 
 
 def _scan_file(source: bytes, path: str, module: str,

@@ -19,6 +19,7 @@ from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
 from ..errors import SourceCodeError, SourceLocation
 from .modules import absolute_module
+from .python_syntax import Problem, syntax_problem
 
 ImportStatement = cst.Import | cst.ImportFrom
 
@@ -35,9 +36,25 @@ def check_syntax(source: bytes, path: str) -> None:
     """Raise a SourceCodeError at the first syntax error CPython's parser finds.
 
     For files that cannot declare endpoints: they must compile on the worker,
-    but nothing else is read from them, so libcst need not see them.
+    but nothing else is read from them, so libcst need not see them (and
+    their trees are not kept).
     """
-    python_tree(source, path)
+    problem = syntax_problem(source)
+    if problem is not None:
+        raise problem_error(path, problem)
+
+
+def problem_error(path: str, problem: Problem) -> SourceCodeError:
+    """The error for what :func:`~flashbuild.source.python_syntax.syntax_problem` found."""
+    kind, message, line, column = problem
+    if kind == "nesting":
+        return _nesting_error(SourceLocation(path=path))
+    if kind == "syntax":
+        return SourceCodeError(f"syntax error: {message}", hint=_SYNTAX_HINT,
+                               location=SourceLocation(path=path, line=line, column=column))
+    return SourceCodeError(
+        f"cannot be parsed: {message}", location=SourceLocation(path=path),
+        hint="Fix the file, or exclude it in .flashignore if it should not ship.")
 
 
 @functools.lru_cache(maxsize=256)
@@ -90,20 +107,10 @@ def parse(source: bytes, path: str) -> cst.Module:
 def _python_parse(source: bytes, path: str) -> ast.AST:
     try:
         return ast.parse(source)
-    except SyntaxError as exc:
-        raise SourceCodeError(
-            f"syntax error: {exc.msg}",
-            location=SourceLocation(path=path, line=exc.lineno, column=exc.offset),
-            hint=_SYNTAX_HINT,
-        ) from None
-    except RecursionError:
-        raise _nesting_error(SourceLocation(path=path)) from None
-    except (ValueError, MemoryError) as exc:  # null bytes
-        raise SourceCodeError(
-            f"cannot be parsed: {type(exc).__name__}: {exc}",
-            location=SourceLocation(path=path),
-            hint="Fix the file, or exclude it in .flashignore if it should not ship.",
-        ) from None
+    except (SyntaxError, RecursionError, ValueError, MemoryError):
+        problem = syntax_problem(source)
+        assert problem is not None
+        raise problem_error(path, problem) from None
 
 
 def _check_nesting(tree: ast.AST, path: str) -> None:

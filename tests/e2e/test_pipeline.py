@@ -282,3 +282,27 @@ def test_a_manifest_that_cannot_be_written_leaves_the_artifact_as_it_was(write_p
         build_project(project, manifest_output=blocker / "flash_manifest.json")
     assert (project / ".flash" / "artifact.tar.gz").read_bytes() == first
     assert not [p for p in (project / ".flash").iterdir() if ".tmp-" in p.name]
+
+
+def test_an_unchanged_artifact_is_not_written_again_but_checked(write_project, capsys):
+    from ..support.helpers import run_cli
+
+    project = write_project({"app.py": (
+        "from runpod_flash import Endpoint\n\n\n"
+        "@Endpoint(name='worker', cpu='cpu3c-1-2')\ndef work(x):\n    return x\n")})
+    assert run_cli(["build", "--no-deps", "-q", str(project)], capsys)[0] == 0
+    artifact = project / ".flash" / "artifact.tar.gz"
+    first = artifact.stat()
+    assert run_cli(["build", "--no-deps", "-q", str(project)], capsys)[0] == 0
+    assert (artifact.stat().st_ino, artifact.stat().st_mtime_ns) == (first.st_ino,
+                                                                      first.st_mtime_ns)
+    original = artifact.read_bytes()
+    artifact.write_bytes(original[:-1] + bytes([original[-1] ^ 1]))  # damaged in place
+    assert run_cli(["build", "--no-deps", "-q", str(project)], capsys)[0] == 0
+    assert artifact.read_bytes() == original
+    code, _, err = run_cli(["build", "--no-deps", "-q", "--compression-level", "1",
+                            str(project)], capsys)
+    assert code == 0, err
+    assert artifact.read_bytes() != original
+    with tarfile.open(artifact) as archive:
+        assert not any("stamp" in name for name in archive.getnames())

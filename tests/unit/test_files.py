@@ -663,3 +663,17 @@ def test_reading_a_collected_file_never_follows_or_blocks(tmp_path: Path) -> Non
     (tmp_path / "app.py").unlink()
     with pytest.raises(SourceCodeError, match="cannot read the file: No such file"):
         files_module.project_file_sha256(file)
+
+
+@pytest.mark.parametrize("path", [
+    ".env", "a/.env.local", ".envrc", "x/_netrc", ".pypirc", "deep/.git-credentials",
+    ".npmrc", ".yarnrc.yml", "keys/id_ed25519_sk", ".ssh/known_hosts", "a/.gnupg/x",
+    "ops/.aws/credentials", "c/.docker/config.json", ".kube/config", "credentials.json",
+    "cert.P12", "cert.p12", "store.jks", "app.keystore", "environment.py", "config.py",
+    "ID_RSA", "id_rsa.pub", "my.env", "src/ssh_utils.py", "credentials/readme.md",
+])
+def test_the_quick_secret_test_agrees_with_the_patterns(path):
+    parts = path.split("/")
+    slow = any(files_module._SECRET_SPEC.check_file("/".join(parts[:n])).include is True
+               for n in range(1, len(parts) + 1))
+    assert is_secret(path) == slow

@@ -544,3 +544,47 @@ def test_a_non_static_value_in_a_spread_dict_names_its_option_and_definition():
 def test_spreads_python_would_refuse_are_errors(text, location, fragment):
     error = scan_error(f"from runpod_flash import Endpoint\n{text}\ndef run(x): ...\n")
     assert str(error.location) == location and fragment in error.message, error
+
+
+# --- files that cannot declare endpoints: only compiled, many at a time ---------------
+
+
+def test_many_files_are_checked_in_workers_and_every_problem_is_reported(tmp_path, monkeypatch):
+    from flashbuild.source import python_syntax
+
+    monkeypatch.setattr(python_syntax, "PARALLEL_THRESHOLD", 10)
+    monkeypatch.setattr(python_syntax.os, "cpu_count", lambda: 3)
+    for index in range(40):
+        (tmp_path / f"m{index:02d}.py").write_text(f"X = {index}\n")
+    (tmp_path / "m07.py").write_text("def broken(:\n")
+    (tmp_path / "m31.py").write_text("x = (" * 300 + ")" * 300 + "\n")
+    (tmp_path / "app.py").write_text(
+        "from runpod_flash import Endpoint\n@Endpoint(name='w')\ndef f(): ...\n")
+    checks = python_syntax.SyntaxChecks([(p.name, p.read_bytes())
+                                         for p in sorted(tmp_path.glob("m*.py"))])
+    assert checks._pool is not None  # two workers for 40 files above a threshold of 10
+    assert [path for path, _ in checks.problems()] == ["m07.py", "m31.py"]
+    with pytest.raises(SourceCodeError) as info:
+        scan_project(collect_project_files(tmp_path))
+    assert info.value.message.startswith("2 problems; the first: syntax error")
+    assert [str(info.value.location), *map(str, info.value.related)] == ["m07.py:1:12",
+                                                                          "m31.py:1:1005"]
+    assert "too many nested parentheses" in info.value.message
+
+
+def test_a_file_known_to_compile_is_not_parsed_again(tmp_path, monkeypatch):
+    from flashbuild.source import python_syntax
+
+    (tmp_path / "project").mkdir()
+    (tmp_path / "project" / "lib.py").write_text("X = 1\n")
+    (tmp_path / "project" / "app.py").write_text(
+        "from runpod_flash import Endpoint\n@Endpoint(name='w')\ndef f(): ...\n")
+    files = collect_project_files(tmp_path / "project")
+    scan_project(files, cache_dir=tmp_path / "cache")
+    parsed = []
+    monkeypatch.setattr(python_syntax, "syntax_problem", parsed.append)
+    scan_project(files, cache_dir=tmp_path / "cache")
+    assert parsed == []
+    (tmp_path / "project" / "lib.py").write_text("X = 2\n")
+    scan_project(collect_project_files(tmp_path / "project"), cache_dir=tmp_path / "cache")
+    assert parsed == [b"X = 2\n"]

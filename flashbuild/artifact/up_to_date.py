@@ -1,0 +1,71 @@
+"""Skip writing an artifact that is already exactly what the build would write.
+
+After each write, a stamp records a digest of everything the artifact's bytes
+depend on (the manifest, which covers the project files' paths and contents
+through ``source_fingerprint``; file modes and link targets; the generated
+files; the dependency part's sha256; mtime, compression level and the
+flashbuild version) and the artifact's size and sha256. The next build with
+the same inputs uses the artifact on disk only after hashing it and finding
+the recorded sha256: a stamp never vouches for bytes it has not checked.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+from .. import __version__
+from .._util.files import atomic_write_bytes, file_sha256
+from ..errors import FlashBuildError
+from ..records import Artifact
+from .members import ArchiveMember
+from .write import Part
+
+STAMPS = "stamps"  # inside .flash/: never shipped, removed with it
+
+
+def inputs_digest(members: Iterable[ArchiveMember], *, tail: Part | None, mtime: int,
+                  level: int, manifest: bytes) -> str:
+    """A digest of everything the artifact's bytes depend on (see the module's text)."""
+    described = []
+    for member in members:
+        content = (hashlib.sha256(member.data).hexdigest() if member.data is not None
+                   else "source" if member.source is not None else "")
+        described.append([member.name, member.executable, member.link_target, content])
+    document = {"flashbuild": __version__, "members": described, "mtime": mtime,
+                "level": level, "tail": tail.sha256 if tail is not None else None,
+                "manifest": hashlib.sha256(manifest).hexdigest()}
+    return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
+
+
+def stamp_path(flash_dir: Path, output: Path) -> Path:
+    """Where the stamp of the artifact at ``output`` lives."""
+    name = hashlib.sha256(str(output).encode()).hexdigest()[:32]
+    return flash_dir / STAMPS / f"{name}.json"
+
+
+def existing_artifact(stamp: Path, output: Path, inputs: str, max_size: int) -> Artifact | None:
+    """The artifact at ``output`` if its stamp has ``inputs`` and its bytes check out."""
+    try:
+        recorded = json.loads(stamp.read_bytes())
+        if not isinstance(recorded, dict) or recorded.get("inputs") != inputs:
+            return None
+        size, sha256, entries = recorded["size"], recorded["sha256"], recorded["entries"]
+        if not (isinstance(size, int) and isinstance(entries, int) and size <= max_size
+                and output.is_file() and not output.is_symlink()
+                and output.stat().st_size == size and file_sha256(output) == sha256):
+            return None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return Artifact(path=output, size=size, sha256=sha256, entries=entries)
+
+
+def write_stamp(stamp: Path, inputs: str, artifact: Artifact) -> None:
+    """Record what was written (best effort: without a stamp, the next build writes again)."""
+    data = {"inputs": inputs, "size": artifact.size, "sha256": artifact.sha256,
+            "entries": artifact.entries}
+    with contextlib.suppress(FlashBuildError):
+        atomic_write_bytes(stamp, json.dumps(data, sort_keys=True).encode(), durable=False)
