@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._util.files import commit_staged, file_lock, remove_stale_temps, stage_bytes
 from ._util.gc_pause import collection_paused
@@ -37,18 +37,7 @@ from .checks.run import enforce, import_findings, source_findings
 from .checks.secrets import secret_findings
 from .config.build_config import BuildConfig
 from .config.images import check_app_modules, check_images
-from .deps.dry_run import dry_run_report
-from .deps.records import DryRunReport, InstalledDependencies, Lock
-from .deps.sizes import size_error
-from .deps.stage import (
-    DEPENDENCY_INPUT_FILES,
-    dependencies_entry,
-    image_labels,
-    install_dependencies,
-    provided_import_names,
-    resolve_dependencies,
-    write_lock,
-)
+from .deps.manifest_entry import dependencies_entry
 from .errors import FlashBuildError, PackagingError, SizeLimitError, SourceCodeError, SourceLocation
 from .records import (
     Artifact,
@@ -75,6 +64,9 @@ from .source.files import (
 )
 from .source.plan import build_plan
 from .source.scan import scan_project
+
+if TYPE_CHECKING:
+    from .deps.records import DryRunReport, InstalledDependencies, Lock
 
 # Called with (stage, None) when a stage starts and (stage, seconds) when it ends.
 StageListener = Callable[[str, "float | None"], None]
@@ -160,6 +152,9 @@ def _build(config: BuildConfig, on_stage: StageListener | None,
         build_dir.mkdir(parents=True)
         dependencies: InstalledDependencies | None = None
         if not config.no_deps:
+            # The dependency stage (resolver, installer, audit) loads only when used.
+            from .deps.stage import image_labels, install_dependencies, provided_import_names
+
             with stages.stage("resolve"):
                 dependencies = install_dependencies(config, plan, files, build_dir, on_command)
             found = import_findings(
@@ -194,12 +189,17 @@ def _build(config: BuildConfig, on_stage: StageListener | None,
 
 def lock(config: BuildConfig, *, on_command: CommandListener | None = None) -> tuple[Path, Lock]:
     """Scan and plan the app, then resolve its dependencies into ``flash.lock``."""
+    from .deps.stage import write_lock
+
     _, _, scan = _scan(config)
     return write_lock(config, _plan(config, scan), listener=on_command)
 
 
 def dry_run(config: BuildConfig, *, on_command: CommandListener | None = None) -> DryRunReport:
     """Scan, plan and resolve; report sizes and exclusions without installing or packing."""
+    from .deps.dry_run import dry_run_report
+    from .deps.stage import resolve_dependencies
+
     files, _, scan = _scan(config)
     plan = _plan(config, scan)
     resolved = None if config.no_deps else resolve_dependencies(config, plan, on_command)
@@ -285,6 +285,8 @@ def _write(config: BuildConfig, members: list[ArchiveMember],
     except SizeLimitError:
         if dependencies is None:
             raise
+        from .deps.sizes import size_error
+
         raise size_error(
             what="the artifact exceeds",
             limit=config.max_size,
@@ -302,6 +304,8 @@ def _shipped_files(
     """requirements.txt and flash.lock are inputs; the artifact gets the installed set."""
     if dependencies is None:
         return files.files
+    from .deps.stage import DEPENDENCY_INPUT_FILES
+
     return tuple(file for file in files.files if file.path not in DEPENDENCY_INPUT_FILES)
 
 

@@ -12,18 +12,19 @@ import os
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from .. import __version__
 from .._util.units import human
-from ..deps.records import DryRunReport, Exclusion
-from ..deps.sizes import savings_lines
 from ..errors import FlashBuildError
 from ..pipeline import BuildResult
 
 INTERRUPTED = 130  # the shell's code for SIGINT
+
+if TYPE_CHECKING:
+    from ..deps.records import DryRunReport, Exclusion
 
 
 def display_path(path: Path) -> str:
@@ -195,6 +196,8 @@ def dry_run_text(report: DryRunReport) -> str:
         f"{human(report.project_bytes)} of project files), {verdict} the cap of "
         f"{human(report.limit)} ({report.limit:,} bytes)"
     )
+    from ..deps.sizes import savings_lines  # the dependency stage loads only when used
+
     lines += savings_lines(report.savings)
     return "\n".join(lines)
 

@@ -170,33 +170,6 @@ def resolve_dependencies(
     )
 
 
-def dependencies_entry(config: BuildConfig, installed: InstalledDependencies | None
-                       ) -> dict[str, Any]:
-    """The manifest's ``dependencies`` object."""
-    entry: dict[str, Any] = {
-        "installed": installed is not None,
-        "exclude": list(config.exclude),
-        "lock": [],
-        "excluded": [],
-        "source": "none",
-        "platform": config.target.uv_platform,
-        "images": config.images.manifest_data(),
-    }
-    if installed is not None:
-        selection = installed.selection
-        entry.update(
-            lock=[{"name": p.name, "version": p.version} for p in selection.shipped],
-            excluded=[
-                {"name": e.name, "version": e.version, "reason": e.reason,
-                 "version_checked": e.version_checked}
-                for e in selection.excluded
-            ],
-            source=installed.source,
-            inputs_sha256=installed.header.inputs_sha256,
-        )
-    return entry
-
-
 def provided_import_names(config: BuildConfig, plan: BuildPlan,
                           installed: InstalledDependencies | None) -> dict[str, frozenset[str]]:
     """Endpoint -> the import names its dependency tree and its image provide.

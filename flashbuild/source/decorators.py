@@ -25,11 +25,13 @@ Definition = cst.FunctionDef | cst.ClassDef
 
 @dataclass(frozen=True)
 class _Instance:
-    """``name = Endpoint(...)``, visible where a decorator uses ``name``."""
+    """``name = Endpoint(...)``, visible where a decorator uses ``name`` (perhaps
+    imported from another module of the project, whose evaluator reads it)."""
 
     name: str
     call: cst.Call
     index: int  # the statement that binds it
+    evaluator: Evaluator
 
 
 @dataclass(frozen=True)
@@ -106,13 +108,15 @@ class DecoratorReader:
         return None
 
     def _endpoint_instance(self, name: cst.Name, index: int) -> _Instance | None:
-        """``name = Endpoint(...)`` as it is visible at statement ``index``, or None."""
-        binding = self.ev.resolve_constant(name, index)
-        if binding is None or not isinstance(binding.node, cst.Call):
+        """``name = Endpoint(...)`` as it is visible at statement ``index`` (in this module
+        or, through ``from .api import name``, in another of the project), or None."""
+        evaluator, binding = self.ev.resolve_binding(name.value, index)
+        if binding is None or binding.kind != "expr" or not isinstance(binding.node, cst.Call):
             return None
-        if self.ev.resolve_symbol(binding.node.func, binding.index) != symbols.ENDPOINT:
+        if evaluator.resolve_symbol(binding.node.func, binding.index) != symbols.ENDPOINT:
             return None
-        return _Instance(name=name.value, call=binding.node, index=binding.index)
+        return _Instance(name=name.value, call=binding.node, index=binding.index,
+                         evaluator=evaluator)
 
     def _declaration(self, node: Definition, decorator: cst.Decorator, *,
                      endpoint: EndpointDecl, route: Route | None = None,
@@ -149,7 +153,7 @@ class DecoratorReader:
     def _read_instance(self, node: Definition, found: _FlashDecorator, instance: _Instance,
                        index: int) -> FunctionDecl:
         """``@ep`` (a queue endpoint) or ``@ep.post("/path")`` (a route), ``ep`` an Endpoint."""
-        call = self.ev.evaluate_call(instance.call, instance.index, instance.name)
+        call = instance.evaluator.evaluate_call(instance.call, instance.index, instance.name)
         if found.call is None:
             config = declarations.endpoint_config(call, load_balanced=False)
             # The decorator, not the shared Endpoint(...) call, makes it a queue endpoint.

@@ -4,11 +4,13 @@ standard library's. Plain string work: the parser is not needed (nor loaded) for
 
 from __future__ import annotations
 
+import functools
 import sys
 from collections.abc import Iterable
 from pathlib import PurePosixPath
 
 
+@functools.lru_cache(maxsize=8192)  # asked for every file by several stages
 def module_name(path: str) -> str:
     """Dotted module name of a project file: ``pkg/sub/__init__.py`` -> ``pkg.sub``."""
     parts = list(PurePosixPath(path).with_suffix("").parts)

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 _CACHE_FORMAT = 4
 _PYTHON = "{}.{}".format(*sys.version_info[:2])  # what compiles depends on the parser
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+_WORD = re.compile(rb"\w+")
 
 
 def scan_project(project: ProjectFiles, *, cache_dir: Path | None = None,
@@ -64,8 +65,7 @@ def scan_project(project: ProjectFiles, *, cache_dir: Path | None = None,
     if sources is None:
         sources = python_sources(project)
     digests = {path: hashlib.sha256(source).hexdigest() for path, source in sources.items()}
-    declaring = [path for path, source in sources.items()
-                 if symbols.SDK_PACKAGE.encode() in source]
+    declaring = declaring_files(sources)
     record = _CompiledRecord(cache_dir, project.root)
     plain = [(path, sources[path]) for path in sources
              if path not in set(declaring) and digests[path] not in record.known]
@@ -88,6 +88,41 @@ def scan_project(project: ProjectFiles, *, cache_dir: Path | None = None,
     modules = tuple(ScannedModule(path=path, module=module_name(path)) for path in sources)
     clues = () if functions else no_endpoint_clues(sources)
     return ScanResult(modules=modules, functions=tuple(functions), clues=clues)
+
+
+def declaring_files(sources: Mapping[str, bytes]) -> list[str]:
+    """The files that may declare endpoints, in the order given: those that mention
+    runpod_flash, and those with a decorator that import a module among them
+    (``from service import api`` then ``@api.get(...)``), and so on.
+
+    A quick test on the bytes (a word of an import line names such a module), which
+    may take in a few files too many: those are parsed for nothing, never left out.
+    """
+    chosen = {path for path, source in sources.items() if symbols.SDK_PACKAGE.encode() in source}
+    imported = {path: _imported_words(source) for path, source in sources.items()
+                if path not in chosen and b"@" in source}
+    while chosen:
+        names = {module_name(path).rsplit(".", 1)[-1].encode() for path in chosen}
+        added = {path for path, words in imported.items()
+                 if path not in chosen and words & names}
+        if not added:
+            break
+        chosen |= added
+    return [path for path in sources if path in chosen]
+
+
+def _imported_words(source: bytes) -> set[bytes]:
+    """The words of every line that holds ``import`` (of a statement that spans several
+    lines, the first: enough to see its module)."""
+    words: set[bytes] = set()
+    found = source.find(b"import")
+    while found != -1:
+        start = source.rfind(b"\n", 0, found) + 1
+        end = source.find(b"\n", found)
+        end = len(source) if end == -1 else end
+        words.update(_WORD.findall(source, start, end))
+        found = source.find(b"import", end)
+    return words
 
 
 def _scan_declaring(
@@ -147,20 +182,22 @@ class _CompiledRecord:
 def _scan_file(source: bytes, path: str, module: str,
                scope: ProjectScope) -> tuple[ScannedFile]:
     reads = scope.start_file()
-    functions = scan_source(source, path=path, module=module, project=scope)
+    functions = scan_source(source, path=path, module=module, project=scope, may_declare=True)
     return (ScannedFile(functions=functions, files_read=tuple(sorted(reads.files.items()))),)
 
 
-def scan_source(source: bytes, *, path: str, module: str,
-                project: ProjectScope | None = None) -> tuple[FunctionDecl, ...]:
+def scan_source(source: bytes, *, path: str, module: str, project: ProjectScope | None = None,
+                may_declare: bool = False) -> tuple[FunctionDecl, ...]:
     """The endpoint functions declared in one module's source, in source order.
 
     With ``project``, values may come from the project's other modules and the
-    build's environment (each declaration lists the variables it read).
+    build's environment (each declaration lists the variables it read). A file
+    that does not mention runpod_flash is read only if it ``may_declare`` (it
+    imports from a module that does: see :func:`declaring_files`).
     """
     from .syntax import check_syntax
 
-    if symbols.SDK_PACKAGE.encode() not in source:
+    if not may_declare and symbols.SDK_PACKAGE.encode() not in source:
         check_syntax(source, path)  # it must compile, but cannot declare an endpoint
         return ()
     import libcst as cst  # the parser loads on first use

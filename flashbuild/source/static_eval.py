@@ -110,6 +110,16 @@ class Evaluator:
             return "<module>" if attr[:1].islower() else None
         return None
 
+    def resolve_binding(self, name: str, at: int) -> tuple[Evaluator, Binding | None]:
+        """The binding ``name`` has at statement ``at``, a name imported from another
+        project module followed there (once, not through chains): with its evaluator."""
+        binding = self.namespace.lookup(name, at)
+        if (binding is not None and binding.kind == "imported" and self.project is not None
+                and self.project.has_module(binding.source)):
+            other = self.project.evaluator(binding.source)
+            return other, other.namespace.lookup(binding.symbol.rsplit(".")[-1], _END)
+        return self, binding
+
     def resolve_constant(self, node: cst.Name, at: int) -> Binding | None:
         binding = self.namespace.lookup(node.value, at)
         return binding if binding is not None and binding.kind == "expr" else None

@@ -237,3 +237,37 @@ def test_the_report_of_many_problems_is_bounded(tmp_path):
     error = scan_error(root)
     assert error.message.startswith("30 problems; the first:")
     assert error.message.endswith("... and 10 more") and len(error.related) == 19
+
+
+def test_an_endpoint_object_imported_from_another_module_declares_its_routes(tmp_path):
+    root = write(tmp_path, {
+        "service.py": """
+            from runpod_flash import Endpoint
+            from settings import WORKERS
+            api = Endpoint(name="svc", cpu="cpu3c-1-2", workers=WORKERS)
+            queue = Endpoint(name="jobs", cpu="cpu3c-1-2")
+        """,
+        "settings.py": "WORKERS = (0, 4)\n",
+        "routes/__init__.py": "",
+        "routes/users.py": """
+            from service import api
+            @api.get("/users")
+            def users(): ...
+        """,
+        "routes/items.py": """
+            from service import api, queue
+            @api.post("/items")
+            def items(): ...
+            @queue
+            def job(x): ...
+        """,
+    })
+    found = {decl.name: decl for decl in scan(root).functions}
+    assert sorted(found) == ["items", "job", "users"]
+    assert (found["users"].route.method, found["users"].route.path) == ("GET", "/users")
+    assert str(found["users"].location) == "routes/users.py:2:1"
+    svc = found["items"].endpoint
+    assert (svc.config.name, svc.config.load_balanced, svc.config.workers_max) == ("svc", True, 4)
+    assert str(svc.location) == "service.py:3:7"
+    assert found["job"].endpoint.config.name == "jobs"
+    assert not found["job"].endpoint.config.load_balanced

@@ -1,0 +1,40 @@
+"""The manifest's ``dependencies`` object.
+
+Kept apart from the dependency stage so that a build without dependencies does
+not load the resolver, the installer and the audit to write it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..config.build_config import BuildConfig
+    from .records import InstalledDependencies
+
+
+def dependencies_entry(config: BuildConfig, installed: InstalledDependencies | None
+                       ) -> dict[str, Any]:
+    """The manifest's ``dependencies`` object."""
+    entry: dict[str, Any] = {
+        "installed": installed is not None,
+        "exclude": list(config.exclude),
+        "lock": [],
+        "excluded": [],
+        "source": "none",
+        "platform": config.target.uv_platform,
+        "images": config.images.manifest_data(),
+    }
+    if installed is not None:
+        selection = installed.selection
+        entry.update(
+            lock=[{"name": p.name, "version": p.version} for p in selection.shipped],
+            excluded=[
+                {"name": e.name, "version": e.version, "reason": e.reason,
+                 "version_checked": e.version_checked}
+                for e in selection.excluded
+            ],
+            source=installed.source,
+            inputs_sha256=installed.header.inputs_sha256,
+        )
+    return entry
