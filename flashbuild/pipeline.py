@@ -243,7 +243,7 @@ def _package(config: BuildConfig, files: ProjectFiles, sources: Mapping[str, byt
     manifest_data = manifest_bytes(manifest)
     inputs = inputs_digest(members, tail=dependencies.part if dependencies else None,
                            mtime=config.source_date_epoch, level=config.compression_level,
-                           manifest=manifest_data)
+                           engine=config.compression_engine, manifest=manifest_data)
     stamp = stamp_path(config.flash_dir, config.output)
     artifact = existing_artifact(stamp, config.output, inputs, config.max_size)
     if artifact is not None and _same_bytes(config.manifest_path, manifest_data):
@@ -278,6 +278,7 @@ def _write(config: BuildConfig, members: list[ArchiveMember],
             config.output,
             mtime=config.source_date_epoch,
             compresslevel=config.compression_level,
+            engine=config.compression_engine,
             threads=config.threads,
             tail=dependencies.part if dependencies is not None else None,
             max_size=config.max_size,

@@ -7,6 +7,9 @@ bytes written, never on how ``write`` was called or on the thread count, so
 the output is a function of the data, the level, the block size and the zlib
 build: one thread and eight threads write the same bytes.
 
+The deflate engine (zlib-ng by default, ISA-L or zlib: see
+:mod:`~flashbuild.artifact.deflate`) is part of what decides the bytes.
+
 Every block but the last ends with a sync flush, which stops it on a byte
 boundary without ending the deflate stream; the last block ends it. The
 blocks thus join into one ordinary deflate stream that any gzip reader
@@ -24,6 +27,9 @@ import zlib
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Protocol
+
+from ..config.compression import DEFAULT_ENGINE, ENGINES
+from .deflate import DeflateEngine, deflate_engine
 
 DEFAULT_BLOCK_SIZE = 1 << 20
 # Larger than the window, so a block's dictionary always lies in the block before it.
@@ -74,9 +80,14 @@ class ParallelGzipWriter:
         level: int = 6,
         threads: int | None = None,
         block_size: int = DEFAULT_BLOCK_SIZE,
+        engine: str = DEFAULT_ENGINE,
     ) -> None:
-        if type(level) is not int or not 0 <= level <= 9:
-            raise ValueError(f"level must be an int from 0 to 9, got {level!r}")
+        if engine not in ENGINES:
+            raise ValueError(f"engine must be one of {sorted(ENGINES)}, got {engine!r}")
+        levels = ENGINES[engine].levels
+        if type(level) is not int or level not in levels:
+            raise ValueError(f"{engine}'s level must be an int from {levels[0]} to "
+                             f"{levels[-1]}, got {level!r}")
         if threads is None:
             threads = os.cpu_count() or 1
         if type(threads) is not int or threads < 1:
@@ -84,6 +95,7 @@ class ParallelGzipWriter:
         if type(block_size) is not int or block_size < MIN_BLOCK_SIZE:
             raise ValueError(f"block_size must be an int >= {MIN_BLOCK_SIZE}, got {block_size!r}")
         self._sink, self._level, self._block_size = sink, level, block_size
+        self._engine = deflate_engine(engine)
         self._compressed_size = 0
         self._emit(gzip_header(level))  # before the threads start: a failing sink leaks none
         self._buffer = bytearray()  # the start of the next block
@@ -130,7 +142,7 @@ class ParallelGzipWriter:
         """Compress ``data`` (any C-contiguous buffer) and return its length in bytes."""
         self._check_usable()
         view = memoryview(data).cast("B")
-        self._crc32 = zlib.crc32(view, self._crc32)
+        self._crc32 = self._engine.crc32(view, self._crc32)
         self._uncompressed_size += len(view)
         start = 0
         if self._buffer:
@@ -186,11 +198,10 @@ class ParallelGzipWriter:
         dictionary, self._dictionary = self._dictionary, block[-_WINDOW_SIZE:]
         try:
             if self._executor is None:
-                self._emit(_compress_block(block, dictionary, self._level, last))
+                self._emit(_compress_block(self._engine, block, dictionary, self._level, last))
                 return
-            self._in_flight.append(
-                self._executor.submit(_compress_block, block, dictionary, self._level, last)
-            )
+            self._in_flight.append(self._executor.submit(
+                _compress_block, self._engine, block, dictionary, self._level, last))
             # Write what is ready, and wait for the oldest block when the queue is full.
             while self._in_flight and (
                 self._in_flight[0].done() or len(self._in_flight) >= self._max_in_flight
@@ -212,13 +223,14 @@ class ParallelGzipWriter:
             self._executor = None
 
 
-def _compress_block(block: bytes, dictionary: bytes, level: int, last: bool) -> bytes:
+def _compress_block(engine: DeflateEngine, block: bytes, dictionary: bytes, level: int,
+                    last: bool) -> bytes:
     """Raw deflate of one block, primed with ``dictionary`` (the previous block's tail)."""
     compressor = (
-        zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS, _MEM_LEVEL, zdict=dictionary)
+        engine.compressobj(level, engine.deflated, -zlib.MAX_WBITS, _MEM_LEVEL, zdict=dictionary)
         if dictionary
-        else zlib.compressobj(level, zlib.DEFLATED, -zlib.MAX_WBITS, _MEM_LEVEL)
+        else engine.compressobj(level, engine.deflated, -zlib.MAX_WBITS, _MEM_LEVEL)
     )
     # A sync flush ends on a byte boundary without a final block, so the next block can follow.
-    end = zlib.Z_FINISH if last else zlib.Z_SYNC_FLUSH
+    end = engine.finish if last else engine.sync_flush
     return compressor.compress(block) + compressor.flush(end)

@@ -3,8 +3,8 @@
 After each write, a stamp records a digest of everything the artifact's bytes
 depend on (the manifest, which covers the project files' paths and contents
 through ``source_fingerprint``; file modes and link targets; the generated
-files; the dependency part's sha256; mtime, compression level and the
-flashbuild version) and the artifact's size and sha256. The next build with
+files; the dependency part's sha256; mtime, the deflate engine, its version and
+level, and the flashbuild version) and the artifact's size and sha256. The next build with
 the same inputs uses the artifact on disk only after hashing it and finding
 the recorded sha256: a stamp never vouches for bytes it has not checked.
 """
@@ -21,6 +21,7 @@ from .. import __version__
 from .._util.files import atomic_write_bytes, file_sha256
 from ..errors import FlashBuildError
 from ..records import Artifact
+from .deflate import engine_label
 from .members import ArchiveMember
 from .write import Part
 
@@ -28,7 +29,7 @@ STAMPS = "stamps"  # inside .flash/: never shipped, removed with it
 
 
 def inputs_digest(members: Iterable[ArchiveMember], *, tail: Part | None, mtime: int,
-                  level: int, manifest: bytes) -> str:
+                  level: int, engine: str, manifest: bytes) -> str:
     """A digest of everything the artifact's bytes depend on (see the module's text)."""
     described = []
     for member in members:
@@ -36,7 +37,8 @@ def inputs_digest(members: Iterable[ArchiveMember], *, tail: Part | None, mtime:
                    else "source" if member.source is not None else "")
         described.append([member.name, member.executable, member.link_target, content])
     document = {"flashbuild": __version__, "members": described, "mtime": mtime,
-                "level": level, "tail": tail.sha256 if tail is not None else None,
+                "level": level, "engine": engine_label(engine),
+                "tail": tail.sha256 if tail is not None else None,
                 "manifest": hashlib.sha256(manifest).hexdigest()}
     return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from .._util.files import atomic_file, write_error
+from ..config.compression import DEFAULT_ENGINE
 from ..errors import PackagingError, SizeLimitError
 from ..records import Artifact
 from .members import ArchiveMember, Entry, plan_entries
@@ -40,11 +41,13 @@ def write_part(
     mtime: int,
     compresslevel: int = 6,
     threads: int | None = None,
+    engine: str = DEFAULT_ENGINE,
 ) -> Part:
     """Write ``members`` as a final (end-of-archive) part to ``output``, atomically."""
     _check_mtime(mtime)
     entries = plan_entries(members)
-    sink = _write_gzip(entries, output, mtime=mtime, compresslevel=compresslevel, threads=threads)
+    sink = _write_gzip(entries, output, mtime=mtime, compresslevel=compresslevel, threads=threads,
+                       engine=engine)
     return Part(
         path=output,
         size=sink.size,
@@ -63,6 +66,7 @@ def write_artifact(
     threads: int | None = None,
     tail: Part | None = None,
     max_size: int | None = None,
+    engine: str = DEFAULT_ENGINE,
 ) -> Artifact:
     """Write ``members`` (then the compressed ``tail`` part) to ``output`` as a ``.tar.gz``.
 
@@ -81,7 +85,7 @@ def write_artifact(
                 hint="Rename the project's file or package, or exclude the dependency.",
             )
     sink = _write_gzip(entries, output, mtime=mtime, compresslevel=compresslevel,
-                       threads=threads, tail=tail, max_size=max_size)
+                       threads=threads, tail=tail, max_size=max_size, engine=engine)
     return Artifact(
         path=output,
         size=sink.size,
@@ -99,6 +103,7 @@ def _write_gzip(
     threads: int | None,
     tail: Part | None = None,
     max_size: int | None = None,
+    engine: str = DEFAULT_ENGINE,
 ) -> _HashingSink:
     """Compress ``entries`` (then append ``tail``) into ``output`` atomically; the counted sink.
 
@@ -106,7 +111,7 @@ def _write_gzip(
     """
     with atomic_file(output) as file:
         sink = _HashingSink(file, output, limit=max_size)
-        with ParallelGzipWriter(sink, level=compresslevel, threads=threads) as gz:
+        with ParallelGzipWriter(sink, level=compresslevel, threads=threads, engine=engine) as gz:
             write_tar_part(entries, gz, mtime=mtime, final=tail is None)
         if tail is not None:
             copy_part(tail.path, sink)

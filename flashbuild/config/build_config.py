@@ -20,6 +20,7 @@ from ..records import (
     IndexOptions,
     Target,
 )
+from .compression import DEFAULT_ENGINE, ENGINES
 from .environment import (
     default_cache_dir,
     image_profiles_dir,
@@ -56,6 +57,7 @@ class BuildConfig:
     locked: bool = False
     images: ImageTable = field(default_factory=image_table)
     max_size: int = DEFAULT_MAX_SIZE  # bytes of the compressed artifact
+    compression_engine: str = DEFAULT_ENGINE  # see flashbuild/config/compression.py
     compression_level: int = DEFAULT_COMPRESSION_LEVEL
     threads: int | None = None  # compression threads; None: one per CPU
     cache_dir: Path | None = None  # None: no cache (--no-cache)
@@ -92,6 +94,7 @@ class BuildConfig:
         index_url: str | None = None, extra_index_urls: Iterable[str] = (),
         find_links: Iterable[str] = (), no_index: bool = False,
         max_size: str | None = None, compression_level: int | None = None,
+        compression_engine: str | None = None,
         threads: int | None = None, no_cache: bool = False, strict: bool = False,
         image_release: str | None = None,
     ) -> BuildConfig:
@@ -130,7 +133,8 @@ class BuildConfig:
                                release=image_release or settings.get("image-release"),
                                profiles_dir=image_profiles_dir(environ)),
             max_size=_max_size(max_size, settings),
-            compression_level=_compression_level(compression_level, settings),
+            compression_engine=(engine := _compression_engine(compression_engine, settings)),
+            compression_level=_compression_level(compression_level, settings, engine),
             threads=_threads(threads),
             cache_dir=None if no_cache else default_cache_dir(environ),
             ignore=tuple(settings.get("ignore", ())),
@@ -223,14 +227,27 @@ def parse_exclusions(values: Iterable[str], *, option: str = "--exclude") -> tup
     return tuple(sorted(names))
 
 
-def _compression_level(value: int | None, settings: ToolSettings) -> int:
-    level = value if value is not None else settings.get(
-        "compression-level", DEFAULT_COMPRESSION_LEVEL)
-    if not 0 <= level <= 9:
+def _compression_engine(value: str | None, settings: ToolSettings) -> str:
+    engine = value if value is not None else settings.get("compression-engine", DEFAULT_ENGINE)
+    if engine not in ENGINES:
         raise UsageError(
-            f"compression level {level} is out of range.",
+            f"{engine!r} is not a compression engine.",
             location=None if value is not None else _PYPROJECT_LOCATION,
-            hint="Use 0 (store) to 9 (smallest); 6 is the default.",
+            hint="Use " + "; ".join(f"{spec.name} ({spec.summary})" for spec in ENGINES.values())
+            + ".")
+    return engine
+
+
+def _compression_level(value: int | None, settings: ToolSettings, engine: str) -> int:
+    spec = ENGINES[engine]
+    level = value if value is not None else settings.get("compression-level",
+                                                         spec.default_level)
+    if level not in spec.levels:
+        raise UsageError(
+            f"compression level {level} is out of range for {engine}.",
+            location=None if value is not None else _PYPROJECT_LOCATION,
+            hint=f"{engine} takes {spec.levels[0]} to {spec.levels[-1]}; "
+            f"{spec.default_level} is its default.",
         )
     return level
 

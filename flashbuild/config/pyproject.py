@@ -25,6 +25,7 @@ ToolSettings = TypedDict(
         "image-release": str,
         "max-size": "str | int",
         "compression-level": int,
+        "compression-engine": str,
         "ignore": list[str],
         "allow-secrets": list[str],
     },
@@ -44,6 +45,7 @@ _TOOL_KEYS: dict[str, tuple[type | tuple[type, ...], str]] = {
     "image-release": (str, '"1.6.0"'),
     "max-size": ((str, int), '"1.5GB"'),
     "compression-level": (int, "6"),
+    "compression-engine": (str, '"zlib-ng"'),
     "ignore": (list, '["notebooks/", "*.ipynb"]'),
     "allow-secrets": (list, '["tests/fixtures/test-key.pem"]'),
 }

@@ -16,6 +16,7 @@ from typing import Any
 from .._util.files import atomic_write_bytes, safe_extract
 from .._util.processes import CommandListener
 from .._util.units import human
+from ..artifact.deflate import engine_label
 from ..artifact.members import members_from_directory
 from ..artifact.write import write_part
 from ..cache import PART_FILE, CacheEntry, DependencyCache, cache_key
@@ -238,6 +239,7 @@ def _cache_key(config: BuildConfig, header: LockHeader, lock: Lock | None) -> st
             "allow-build": list(config.allow_build),
             "mtime": config.source_date_epoch,
             "compression-level": config.compression_level,
+            "compression-engine": engine_label(config.compression_engine),
         }
     )
 
@@ -292,7 +294,7 @@ class _PartBuilder:
         part = write_part(
             members_from_directory(self.install_dir), part_dir / PART_FILE,
             mtime=config.source_date_epoch, compresslevel=config.compression_level,
-            threads=config.threads,
+            threads=config.threads, engine=config.compression_engine,
         )
         return InstalledDependencies(
             selection=selection, resolution=resolution, inputs=self.inputs, header=self.header,

@@ -229,10 +229,10 @@ def test_a_failing_block_surfaces_from_write_and_leaves_the_member_unfinished(
 def test_a_failing_last_block_surfaces_from_close(monkeypatch, threads: int) -> None:
     original = compress._compress_block
 
-    def failing_last(block, dictionary, level, last):
+    def failing_last(engine, block, dictionary, level, last):
         if last:
             raise RuntimeError("deflate failed at the end")
-        return original(block, dictionary, level, last)
+        return original(engine, block, dictionary, level, last)
 
     monkeypatch.setattr(compress, "_compress_block", failing_last)
     sink = io.BytesIO()
@@ -534,3 +534,38 @@ def test_any_data_round_trips_identically_across_thread_counts(
     parallel = gzip_bytes(data, threads=threads, level=level, block_size=block_size, chunks=chunks)
     assert parallel == single
     assert gzip.decompress(parallel) == data
+
+
+# --- engines ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("engine", "levels"), [("zlib-ng", (0, 1, 6, 9)), ("isal", (0, 2, 3)),
+                                                ("zlib", (1, 6))])
+def test_every_engine_writes_standard_gzip_whatever_the_threads(engine, levels) -> None:
+    data = mixed_data(5 * BLOCK + 777, seed=3)
+    for level in levels:
+        outputs = set()
+        for threads in (1, 3):
+            sink = io.BytesIO()
+            with ParallelGzipWriter(sink, level=level, threads=threads, block_size=BLOCK,
+                                    engine=engine) as writer:
+                writer.write(data)
+            outputs.add(sink.getvalue())
+        (output,) = outputs
+        assert gzip.decompress(output) == data
+        assert zlib.decompress(output, wbits=31) == data
+
+
+def test_engines_differ_in_bytes_and_levels_are_checked_per_engine() -> None:
+    data = mixed_data(3 * BLOCK, seed=4)
+    written = {}
+    for engine in ("zlib-ng", "isal", "zlib"):
+        sink = io.BytesIO()
+        with ParallelGzipWriter(sink, level=2, block_size=BLOCK, engine=engine) as writer:
+            writer.write(data)
+        written[engine] = sink.getvalue()
+    assert len(set(written.values())) == 3
+    with pytest.raises(ValueError, match="isal's level must be an int from 0 to 3, got 6"):
+        ParallelGzipWriter(io.BytesIO(), level=6, engine="isal")
+    with pytest.raises(ValueError, match="engine must be one of"):
+        ParallelGzipWriter(io.BytesIO(), engine="brotli")

@@ -109,3 +109,16 @@ def test_index_urls_that_uv_takes_are_accepted(tmp_path):
     for url in ("https://pypi.org/simple", "http://127.0.0.1:8080/simple/",
                 f"file://{tmp_path}/simple"):
         assert make(tmp_path, index_url=url).index.index_url == url
+
+
+def test_the_compression_engine_and_its_levels(tmp_path):
+    assert (make(tmp_path).compression_engine, make(tmp_path).compression_level) == ("zlib-ng", 6)
+    fast = make(tmp_path, compression_engine="isal")
+    assert (fast.compression_engine, fast.compression_level) == ("isal", 2)
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.flash]\ncompression-engine = "isal"\ncompression-level = 3\n')
+    assert (make(tmp_path).compression_engine, make(tmp_path).compression_level) == ("isal", 3)
+    with pytest.raises(UsageError, match="compression level 7 is out of range for isal"):
+        make(tmp_path, compression_level=7)
+    with pytest.raises(UsageError, match="'brotli' is not a compression engine"):
+        make(tmp_path, compression_engine="brotli")
