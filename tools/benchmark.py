@@ -55,6 +55,7 @@ class AppResult:
     cold_s: float | None = None
     warm_runs_s: list[float] = field(default_factory=list)
     code_change_runs_s: list[float] = field(default_factory=list)
+    dependency_added_s: float | None = None  # pyyaml added to a cached app
     artifact_bytes: int | None = None
     artifact_entries: int | None = None
     cold_equals_warm: bool | None = None
@@ -188,13 +189,28 @@ def measure_flashbuild(result: AppResult, workspace: Workspace) -> None:
                 module.write(f"# benchmark edit {counter}\n")
             result.code_change_runs_s.append(workspace.flash_build(project))
         progress(f"{result.app}: code-change rebuild {medians(result.code_change_runs_s)}")
-
         step = "artifact"
         result.artifact_bytes = artifact.stat().st_size
         with tarfile.open(artifact, "r:gz") as archive:
             result.artifact_entries = sum(1 for _ in archive)
+
+        step = "dependency-added"
+        add_dependency(project, "pyyaml")
+        result.dependency_added_s = workspace.flash_build(project)
+        progress(f"{result.app}: one dependency added {result.dependency_added_s:.2f} s")
     except (BenchmarkError, OSError, tarfile.TarError) as error:
         result.fail(step, error)
+
+
+def add_dependency(project: Path, name: str) -> None:
+    """Declare ``name`` in the first endpoint that declares dependencies."""
+    for module in sorted(project.glob("*.py")):
+        text = module.read_text(encoding="utf-8")
+        if "dependencies=[" in text:
+            module.write_text(text.replace("dependencies=[", f'dependencies=["{name}", ', 1),
+                              encoding="utf-8")
+            return
+    raise BenchmarkError("no endpoint of the app declares dependencies")
 
 
 def read_pins(requirements: Path) -> list[str]:
@@ -343,6 +359,7 @@ def table_row(result: AppResult, with_reference: bool) -> list[str]:
         cell(seconds(result.cold_s), errors.get("cold") or warm_up_error),
         cell(seconds(result.warm_s), errors.get("warm")),
         cell(seconds(result.code_change_s), errors.get("code-change")),
+        cell(seconds(result.dependency_added_s), errors.get("dependency-added")),
         cell(artifact, errors.get("artifact")),
         {None: "—", True: "yes", False: "no"}[result.cold_equals_warm],
         cell(floor_text, errors.get("floor")),
@@ -353,11 +370,13 @@ def table_row(result: AppResult, with_reference: bool) -> list[str]:
 
 def table(results: list[AppResult], with_reference: bool) -> str:
     """The Markdown summary: one row per app, then the goals."""
-    header = ["app", "cold build s", "warm rebuild s", "code-change rebuild s", "artifact MB",
+    header = ["app", "cold build s", "warm rebuild s", "code-change rebuild s",
+              "pyyaml added s", "artifact MB",
               "cold = warm bytes", "floor s (install + tar/gzip)", "cold ÷ floor",
               f"reference {REFERENCE_VERSION} cold s / warm s"]
     goals = ["**goal**", f"≤ {GOALS['cold_over_floor']} x floor", f"≤ {GOALS['no_change_s']}",
-             f"≤ {GOALS['code_change_s']}", f"embeddings-app < {GOALS['embeddings_app_mb']:.0f}",
+             f"≤ {GOALS['code_change_s']}", "≤ its install + 1",
+             f"embeddings-app < {GOALS['embeddings_app_mb']:.0f}",
              "yes", "", f"≤ {GOALS['cold_over_floor']}", ""]
     rows = [[text.replace("|", "\\|") for text in table_row(result, with_reference)]
             for result in results]
