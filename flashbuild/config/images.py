@@ -197,10 +197,13 @@ def _version_key(release: str) -> tuple[int, Version | str]:
 def load_profile(release: str, profiles_dir: Path = PROFILES_DIR) -> dict[str, Any]:
     """The profile document of ``release`` (see ``tools/image_profiles/profiles.py``)."""
     path = profiles_dir / f"{release}.json"
+    known_releases = available_releases(profiles_dir)
     try:
+        if release not in known_releases:  # never a path made of what the user typed
+            raise FileNotFoundError(release)
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        known = ", ".join(available_releases(profiles_dir)) or "none"
+        known = ", ".join(known_releases) or "none"
         raise UsageError(
             f"there is no image profile for release {release!r} (known releases: {known}).",
             hint="Pick a known release with --image-release or [tool.flash] image-release; "

@@ -86,6 +86,15 @@ def _endpoint_named(name: str, function: str) -> str:
             f"def {function if function.isidentifier() else 'work'}(x):\n    return x\n")
 
 
+def _importing_endpoint(module: str, name: str, use: str) -> str:
+    """An endpoint whose values come from another module (which may not exist, may import
+    this one back, or may not be a module at all)."""
+    source = f"from {module} import {name} as X\n" if name != "*" else f"from {module} import *\n"
+    return ("import os\nfrom runpod_flash import DataCenter, Endpoint\n" + source
+            + f"@Endpoint(name='imported', {use})\ndef imp(x): ...\n"
+            + "\napi = Endpoint(name='api', cpu='cpu3c-1-2')\nDEPS = [X]\n")
+
+
 CONTENTS = st.one_of(
     st.just(ENDPOINT),
     st.binary(max_size=300),
@@ -100,6 +109,11 @@ CONTENTS = st.one_of(
     st.just("if True:\n\tx = 1\n        y = 2\n"),
     st.just("-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----\n"),
     st.just("from runpod_flash import remote\nremote = 1\n@remote\ndef f(): pass\n"),
+    st.builds(_importing_endpoint, st.sampled_from(["app", "main", "config", ".", "..", "x.y",
+                                                    "v1.2", "tetra_rp", "os", "app.app"]),
+              st.sampled_from(["X", "DEPS", "api", "*", "environ", "Endpoint"]),
+              st.sampled_from(["dependencies=X", "**X", "env={'K': X}", "workers=X",
+                               "env={'K': os.getenv(X)}", "datacenter=DataCenter[X]"])),
 )
 
 SPECIAL = st.sampled_from(["link-out", "link-out-dir", "link-loop", "link-dangling",

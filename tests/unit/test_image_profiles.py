@@ -134,3 +134,11 @@ def test_a_top_level_module_named_like_the_image_s_own_is_refused(paths, clash):
     with pytest.raises(SourceCodeError, match="is named like the worker image's own") as info:
         check_app_modules(table, paths)
     assert info.value.location is not None and info.value.location.path == clash
+
+
+@pytest.mark.parametrize("release", ["x\x00y", "../image_profiles/1.6.0", "1.6.0/../1.6.0", ""])
+def test_a_release_is_only_ever_a_known_name(release):
+    from flashbuild.config.images import load_profile
+
+    with pytest.raises(UsageError, match="there is no image profile for release"):
+        load_profile(release)
