@@ -17,8 +17,6 @@ from .._util.files import atomic_write_bytes, safe_extract
 from .._util.processes import CommandListener
 from .._util.units import human
 from ..artifact.deflate import engine_label
-from ..artifact.members import members_from_directory
-from ..artifact.write import write_part
 from ..cache import PART_FILE, CacheEntry, DependencyCache, cache_key
 from ..config.build_config import BuildConfig
 from ..errors import SourceLocation, UsageError
@@ -50,6 +48,7 @@ from .records import (
     Selection,
 )
 from .resolve import check_image_fit, image_constraints, resolve
+from .segments import Compression, write_segmented_part
 from .sizes import distribution_files, known_sizes, size_error
 from .uv import ResolverSettings, resolver_settings
 
@@ -291,11 +290,11 @@ class _PartBuilder:
         report = audit_install(self.install_dir, config.target, project_top_levels,
                                {name: file.name for name, file in files.items() if file.is_wheel})
         unpacked = unpacked_sizes(self.install_dir, report.dists)
-        part = write_part(
-            members_from_directory(self.install_dir), part_dir / PART_FILE,
-            mtime=config.source_date_epoch, compresslevel=config.compression_level,
-            threads=config.threads, engine=config.compression_engine,
-        )
+        part = write_segmented_part(
+            self.install_dir, report.dists, part_dir / PART_FILE, cache_dir=config.cache_dir,
+            compression=Compression(mtime=config.source_date_epoch,
+                                    level=config.compression_level, threads=config.threads,
+                                    engine=config.compression_engine))
         return InstalledDependencies(
             selection=selection, resolution=resolution, inputs=self.inputs, header=self.header,
             from_lock=self.lock is not None, from_cache=False, part=part,

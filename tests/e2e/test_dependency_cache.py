@@ -7,6 +7,7 @@ import gzip
 import hashlib
 import os
 import random
+import shutil
 import signal
 import subprocess
 import sys
@@ -242,3 +243,58 @@ def test_cache_clear_refuses_a_folder_that_is_not_a_flashbuild_cache(
     assert (tagged / "CACHEDIR.TAG").read_text().startswith("Signature: 8a477f597d28d172")
     code, _, err = run_cli(["cache", "clear"], capsys)
     assert code == 0 and "Removed" in err
+
+
+def segments(cache_dir: Path) -> set[str]:
+    return {path.name for path in (cache_dir / "segments").rglob("*.gz")}
+
+
+def test_adding_a_dependency_compresses_only_its_own_segment(
+    write_project, wheelhouse, cache_dir, tmp_path, monkeypatch
+):
+    import tarfile
+
+    from flashbuild.deps import segments as segments_module
+
+    project = write_project(app(endpoint("cpu", ["appdep", "fastmath"], cpu=True)))
+    built(project, wheelhouse)
+    before = segments(cache_dir)
+    assert len(before) >= 3  # directories, appdep, fastmath, shared-helper
+    compressed = []
+    original = segments_module._compress
+    monkeypatch.setattr(segments_module, "_compress",
+                        lambda group, *a, **k: (compressed.append([n for n, _ in group]),
+                                                original(group, *a, **k))[1])
+    source = project / "main.py"
+    source.write_text(source.read_text().replace("['appdep', 'fastmath']",
+                                                 "['appdep', 'fastmath', 'tinyutil']"))
+    second, artifact, _ = built(project, wheelhouse)
+    new = segments(cache_dir) - before
+    assert len(new) == 2  # tinyutil's files, and the directories (tinyutil/ is new)
+    assert any(any(name.startswith("tinyutil/") for name in group) for group in compressed)
+    assert not any(any(name.startswith("fastmath/") for name in group) for group in compressed)
+    # The same bytes as a build that compresses everything afresh.
+    monkeypatch.undo()
+    monkeypatch.setenv("FLASHBUILD_CACHE_DIR", str(cache_dir))
+    _, fresh, _ = built(project, wheelhouse, no_cache=True)
+    assert artifact == fresh
+    out = tmp_path / "extracted"
+    out.mkdir()
+    subprocess.run(["tar", "xzf", str(second.artifact.path), "-C", str(out)], check=True)
+    assert (out / "tinyutil").is_dir() and (out / "fastmath" / "__init__.py").is_file()
+    with tarfile.open(second.artifact.path) as archive:
+        names = archive.getnames()
+    assert len(names) == len(set(names))
+
+
+def test_a_damaged_segment_is_compressed_again(write_project, wheelhouse, cache_dir):
+    project = write_project(app(endpoint("cpu", ["fastmath"], cpu=True)))
+    _, artifact, _ = built(project, wheelhouse)
+    for segment in (cache_dir / "segments").rglob("*.gz"):
+        segment.write_bytes(b"not what was recorded")
+    for entry in (cache_dir / "entries").glob("*/*"):
+        shutil.rmtree(entry)  # so that the part is made from the segments again
+    _, again, _ = built(project, wheelhouse)
+    assert again == artifact
+    assert all(segment.read_bytes() != b"not what was recorded"
+               for segment in (cache_dir / "segments").rglob("*.gz"))

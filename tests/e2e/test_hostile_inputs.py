@@ -419,7 +419,7 @@ def test_a_damaged_dependency_cache_entry_is_a_miss_and_the_artifact_stays_the_s
         cache = Path(temporary) / "cache"
         shutil.copytree(cache_template, cache, symlinks=True)
         for kind, seed in damage:
-            _damage_one(cache / "entries", kind, random.Random(seed), outside)
+            _damage_one(cache, kind, random.Random(seed), outside)  # entries, segments, scan
         code, err = run_flash([*args, str(project)], {**env, CACHE_ENV: str(cache)})
         assert_well_reported(code, err)
         assert code == 0, err

@@ -1,0 +1,150 @@
+"""The dependency part as one compressed segment per installed distribution, cached by content.
+
+gzip members concatenate into one valid stream, and so do tar entries: the
+part is a segment of every directory entry, then one segment per
+distribution (the files its ``RECORD`` lists that remain after the audit),
+then one of the files no distribution claims, then the end-of-archive
+blocks. Each segment is keyed by what decides its bytes (entry names, modes,
+link targets and contents; mtime; the engine, its version and level; the
+flashbuild version) and kept in the cache's ``segments/`` folder, so adding
+one dependency compresses that one distribution and copies the rest. A stored
+segment is used only when its sha256 matches its record; anything else is a
+miss, compressed again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import re
+import shutil
+from collections.abc import Iterable
+from pathlib import Path, PurePosixPath
+from typing import BinaryIO
+
+from .. import __version__
+from .._util.files import (
+    COPY_CHUNK,
+    atomic_file,
+    atomic_write_bytes,
+    file_sha256,
+    open_collected,
+)
+from ..artifact.deflate import engine_label
+from ..artifact.members import Entry, plan_entries
+from ..artifact.parallel_gzip import ParallelGzipWriter
+from ..artifact.tar import write_tar_part
+from ..artifact.write import Part
+from .installed import InstalledDist
+
+SEGMENTS = "segments"
+_FORMAT = 1
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+class Compression:
+    """How segments are compressed: what their bytes depend on besides the entries."""
+
+    def __init__(self, *, mtime: int, level: int, threads: int | None, engine: str) -> None:
+        self.mtime, self.level, self.threads, self.engine = mtime, level, threads, engine
+        self.label = f"{engine_label(engine)} level {level} mtime {mtime}"
+
+
+def write_segmented_part(install_dir: Path, dists: Iterable[InstalledDist], output: Path, *,
+                         compression: Compression, cache_dir: Path | None) -> Part:
+    """Write the dependency part of ``install_dir`` to ``output`` from (cached) segments."""
+    from ..artifact.members import members_from_directory
+
+    entries = plan_entries(members_from_directory(install_dir))  # checks every member first
+    with atomic_file(output) as file:
+        out = _Counted(file)
+        for group in _groups(entries, dists):
+            if cache_dir is None:
+                _compress(group, compression, out, final=False)
+            else:
+                _copy(_cached_segment(group, compression, cache_dir), out)
+        _compress([], compression, out, final=True)  # the two zero blocks that end a tar
+    top_levels = {name.split("/")[0] for name, _ in entries}
+    return Part(path=output, size=out.size, sha256=out.digest.hexdigest(), entries=len(entries),
+                top_levels=tuple(sorted(top_levels)))
+
+
+def _groups(entries: list[Entry], dists: Iterable[InstalledDist]) -> list[list[Entry]]:
+    """Directories; then each distribution's entries, by name; then the unclaimed ones."""
+    owner: dict[str, str] = {}
+    for dist in sorted(dists, key=lambda d: d.name):
+        for relative in dist.files:
+            owner.setdefault(str(PurePosixPath(relative)), dist.name)
+    directories = [entry for entry in entries if entry[1] is None]
+    by_owner: dict[str, list[Entry]] = {}
+    for entry in entries:
+        if entry[1] is not None:
+            by_owner.setdefault(owner.get(entry[0], ""), []).append(entry)
+    named = [by_owner[name] for name in sorted(by_owner) if name]
+    return [group for group in (directories, *named, by_owner.get("", [])) if group]
+
+
+def _cached_segment(group: list[Entry], compression: Compression, cache_dir: Path) -> Path:
+    """The cached segment of ``group``, compressed first if missing or damaged."""
+    key = _key(group, compression)
+    stored = cache_dir / SEGMENTS / key[:2] / f"{key}.gz"
+    record = stored.with_suffix(".json")
+    with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+        expected = json.loads(record.read_bytes())["sha256"]
+        if _SHA256.fullmatch(expected) and _sha256_of_regular_file(stored) == expected:
+            return stored
+    for damaged in (stored, record):  # whatever is there instead (a folder, a link) goes
+        if damaged.is_dir() and not damaged.is_symlink():
+            shutil.rmtree(damaged, ignore_errors=True)
+    with atomic_file(stored, durable=False) as file:
+        written = _Counted(file)
+        _compress(group, compression, written, final=False)
+    atomic_write_bytes(record, json.dumps({"sha256": written.digest.hexdigest(),
+                                           "entries": len(group)}).encode(), durable=False)
+    return stored
+
+
+def _sha256_of_regular_file(path: Path) -> str:
+    """sha256 of ``path`` if it is a regular file (a link is not followed)."""
+    digest = hashlib.sha256()
+    with open_collected(path, None) as stream:
+        for chunk in iter(lambda: stream.read(COPY_CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _key(group: list[Entry], compression: Compression) -> str:
+    described = [[name, member.executable, member.link_target,
+                  file_sha256(member.source) if member.source is not None else None]
+                 if member is not None else [name] for name, member in group]
+    document = {"format": _FORMAT, "flashbuild": __version__,
+                "compression": compression.label, "entries": described}
+    return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
+
+
+class _Counted:
+    """A sink that hashes and counts what goes through it."""
+
+    def __init__(self, file: BinaryIO) -> None:
+        self.file, self.digest, self.size = file, hashlib.sha256(), 0
+
+    def write(self, data: bytes, /) -> int:
+        self.file.write(data)
+        self.digest.update(data)
+        self.size += len(data)
+        return len(data)
+
+
+def _compress(group: list[Entry], compression: Compression, out: _Counted, *,
+              final: bool) -> None:
+    """One gzip member of ``group``'s tar entries (``final``: then the end-of-archive blocks)."""
+    with ParallelGzipWriter(out, level=compression.level, threads=compression.threads,
+                            engine=compression.engine) as gz:
+        write_tar_part(group, gz, mtime=compression.mtime, final=final)
+
+
+def _copy(path: Path, out: _Counted) -> None:
+    with open_collected(path, None) as stream:  # a regular file, no link followed
+        for chunk in iter(lambda: stream.read(COPY_CHUNK), b""):
+            out.write(chunk)
