@@ -17,9 +17,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 import re
 import shutil
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
@@ -39,6 +41,7 @@ from ..artifact.write import Part
 from .installed import InstalledDist
 
 SEGMENTS = "segments"
+_SMALL_SEGMENT = 8 * 1024 * 1024  # below this, a segment is compressed on one thread
 _FORMAT = 1
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
@@ -57,13 +60,15 @@ def write_segmented_part(install_dir: Path, dists: Iterable[InstalledDist], outp
     from ..artifact.members import members_from_directory
 
     entries = plan_entries(members_from_directory(install_dir))  # checks every member first
+    groups = _groups(entries, dists)
+    stored = None if cache_dir is None else _cached_segments(groups, compression, cache_dir)
     with atomic_file(output) as file:
         out = _Counted(file)
-        for group in _groups(entries, dists):
-            if cache_dir is None:
+        for index, group in enumerate(groups):
+            if stored is None:
                 _compress(group, compression, out, final=False)
             else:
-                _copy(_cached_segment(group, compression, cache_dir), out)
+                _copy(stored[index], out)
         _compress([], compression, out, final=True)  # the two zero blocks that end a tar
     top_levels = {name.split("/")[0] for name, _ in entries}
     return Part(path=output, size=out.size, sha256=out.digest.hexdigest(), entries=len(entries),
@@ -83,6 +88,33 @@ def _groups(entries: list[Entry], dists: Iterable[InstalledDist]) -> list[list[E
             by_owner.setdefault(owner.get(entry[0], ""), []).append(entry)
     named = [by_owner[name] for name in sorted(by_owner) if name]
     return [group for group in (directories, *named, by_owner.get("", [])) if group]
+
+
+def _cached_segments(groups: list[list[Entry]], compression: Compression,
+                     cache_dir: Path) -> list[Path]:
+    """The cached segment of every group, in order. Small ones (most distributions) are
+    hashed and compressed side by side, one thread each; large ones one at a time, each
+    on every thread. The bytes do not depend on how many threads wrote them."""
+    threads = compression.threads or os.cpu_count() or 1
+    one_thread = Compression(mtime=compression.mtime, level=compression.level, threads=1,
+                             engine=compression.engine)
+    small = [index for index, group in enumerate(groups) if _size(group) < _SMALL_SEGMENT]
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        found = dict(zip(small, pool.map(
+            lambda i: _cached_segment(groups[i], one_thread, cache_dir), small), strict=True))
+    for index, group in enumerate(groups):
+        if index not in found:
+            found[index] = _cached_segment(group, compression, cache_dir)
+    return [found[index] for index in range(len(groups))]
+
+
+def _size(group: list[Entry]) -> int:
+    total = 0
+    for _, member in group:
+        if member is not None and member.source is not None:
+            with contextlib.suppress(OSError):
+                total += member.source.stat().st_size
+    return total
 
 
 def _cached_segment(group: list[Entry], compression: Compression, cache_dir: Path) -> Path:
