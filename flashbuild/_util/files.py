@@ -30,10 +30,14 @@ STALE_SECONDS = 24 * 3600  # a staging directory this old belongs to a build tha
 
 def file_sha256(path: Path) -> str:
     """sha256 of a file's contents, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
     with path.open("rb") as stream:
-        for block in iter(lambda: stream.read(COPY_CHUNK), b""):
-            digest.update(block)
+        return _stream_sha256(stream)
+
+
+def _stream_sha256(stream: BinaryIO) -> str:
+    digest = hashlib.sha256()
+    for block in iter(lambda: stream.read(COPY_CHUNK), b""):
+        digest.update(block)
     return digest.hexdigest()
 
 
@@ -82,11 +86,8 @@ def read_collected(path: Path, identity: FileIdentity | None, limit: int = -1) -
 
 def collected_sha256(path: Path, identity: FileIdentity | None) -> str:
     """sha256 of a file, read as :func:`open_collected` opens it."""
-    digest = hashlib.sha256()
     with open_collected(path, identity) as stream:
-        for block in iter(lambda: stream.read(COPY_CHUNK), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return _stream_sha256(stream)
 
 
 def temp_name(path: Path) -> str:

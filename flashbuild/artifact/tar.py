@@ -124,7 +124,8 @@ def _write_source_file(
 
 
 def copy_part(path: Path, out: Writer) -> None:
-    """Append an already compressed part (a cached gzip member) to the output."""
-    with path.open("rb") as stream:
+    """Append an already compressed part (a cached gzip member, a regular file: no link
+    is followed) to the output."""
+    with open_collected(path, None) as stream:
         for chunk in iter(lambda: stream.read(COPY_CHUNK), b""):
             out.write(chunk)

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from .. import __version__
-from .._util.files import atomic_write_bytes, file_sha256
+from .._util.files import atomic_write_bytes, collected_sha256
 from ..errors import FlashBuildError
 from ..records import Artifact
 from .deflate import engine_label
@@ -56,9 +56,9 @@ def existing_artifact(stamp: Path, output: Path, inputs: str, max_size: int) -> 
         if not isinstance(recorded, dict) or recorded.get("inputs") != inputs:
             return None
         size, sha256, entries = recorded["size"], recorded["sha256"], recorded["entries"]
+        # A regular file (a link is not followed) of the recorded size and sha256.
         if not (isinstance(size, int) and isinstance(entries, int) and size <= max_size
-                and output.is_file() and not output.is_symlink()
-                and output.stat().st_size == size and file_sha256(output) == sha256):
+                and output.stat().st_size == size and collected_sha256(output, None) == sha256):
             return None
     except (OSError, ValueError, KeyError, TypeError):
         return None

@@ -104,13 +104,13 @@ def _write_gzip(
     tail: Part | None = None,
     max_size: int | None = None,
     engine: str = DEFAULT_ENGINE,
-) -> _HashingSink:
+) -> HashingSink:
     """Compress ``entries`` (then append ``tail``) into ``output`` atomically; the counted sink.
 
     Only the last part of an archive carries the end-of-archive blocks.
     """
     with atomic_file(output) as file:
-        sink = _HashingSink(file, output, limit=max_size)
+        sink = HashingSink(file, output, limit=max_size)
         with ParallelGzipWriter(sink, level=compresslevel, threads=threads, engine=engine) as gz:
             write_tar_part(entries, gz, mtime=mtime, final=tail is None)
         if tail is not None:
@@ -128,7 +128,7 @@ def _check_mtime(mtime: int) -> None:
         raise ValueError(f"mtime must be a non-negative int, got {mtime!r}")
 
 
-class _HashingSink:
+class HashingSink:
     """Forwards writes to the temp file, hashing and counting them on the way."""
 
     def __init__(self, file: BinaryIO, path: Path, limit: int | None = None) -> None:

@@ -23,21 +23,14 @@ import shutil
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
 
 from .. import __version__
-from .._util.files import (
-    COPY_CHUNK,
-    atomic_file,
-    atomic_write_bytes,
-    file_sha256,
-    open_collected,
-)
+from .._util.files import atomic_file, atomic_write_bytes, collected_sha256, file_sha256
 from ..artifact.deflate import engine_label
 from ..artifact.members import Entry, plan_entries
 from ..artifact.parallel_gzip import ParallelGzipWriter
-from ..artifact.tar import write_tar_part
-from ..artifact.write import Part
+from ..artifact.tar import copy_part, write_tar_part
+from ..artifact.write import HashingSink, Part
 from .installed import InstalledDist
 
 SEGMENTS = "segments"
@@ -63,15 +56,15 @@ def write_segmented_part(install_dir: Path, dists: Iterable[InstalledDist], outp
     groups = _groups(entries, dists)
     stored = None if cache_dir is None else _cached_segments(groups, compression, cache_dir)
     with atomic_file(output) as file:
-        out = _Counted(file)
+        out = HashingSink(file, output)
         for index, group in enumerate(groups):
             if stored is None:
                 _compress(group, compression, out, final=False)
             else:
-                _copy(stored[index], out)
+                copy_part(stored[index], out)
         _compress([], compression, out, final=True)  # the two zero blocks that end a tar
     top_levels = {name.split("/")[0] for name, _ in entries}
-    return Part(path=output, size=out.size, sha256=out.digest.hexdigest(), entries=len(entries),
+    return Part(path=output, size=out.size, sha256=out.hexdigest(), entries=len(entries),
                 top_levels=tuple(sorted(top_levels)))
 
 
@@ -124,26 +117,17 @@ def _cached_segment(group: list[Entry], compression: Compression, cache_dir: Pat
     record = stored.with_suffix(".json")
     with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
         expected = json.loads(record.read_bytes())["sha256"]
-        if _SHA256.fullmatch(expected) and _sha256_of_regular_file(stored) == expected:
+        if _SHA256.fullmatch(expected) and collected_sha256(stored, None) == expected:
             return stored
     for damaged in (stored, record):  # whatever is there instead (a folder, a link) goes
         if damaged.is_dir() and not damaged.is_symlink():
             shutil.rmtree(damaged, ignore_errors=True)
     with atomic_file(stored, durable=False) as file:
-        written = _Counted(file)
+        written = HashingSink(file, stored)
         _compress(group, compression, written, final=False)
-    atomic_write_bytes(record, json.dumps({"sha256": written.digest.hexdigest(),
+    atomic_write_bytes(record, json.dumps({"sha256": written.hexdigest(),
                                            "entries": len(group)}).encode(), durable=False)
     return stored
-
-
-def _sha256_of_regular_file(path: Path) -> str:
-    """sha256 of ``path`` if it is a regular file (a link is not followed)."""
-    digest = hashlib.sha256()
-    with open_collected(path, None) as stream:
-        for chunk in iter(lambda: stream.read(COPY_CHUNK), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _key(group: list[Entry], compression: Compression) -> str:
@@ -155,28 +139,9 @@ def _key(group: list[Entry], compression: Compression) -> str:
     return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
 
 
-class _Counted:
-    """A sink that hashes and counts what goes through it."""
-
-    def __init__(self, file: BinaryIO) -> None:
-        self.file, self.digest, self.size = file, hashlib.sha256(), 0
-
-    def write(self, data: bytes, /) -> int:
-        self.file.write(data)
-        self.digest.update(data)
-        self.size += len(data)
-        return len(data)
-
-
-def _compress(group: list[Entry], compression: Compression, out: _Counted, *,
+def _compress(group: list[Entry], compression: Compression, out: HashingSink, *,
               final: bool) -> None:
     """One gzip member of ``group``'s tar entries (``final``: then the end-of-archive blocks)."""
     with ParallelGzipWriter(out, level=compression.level, threads=compression.threads,
                             engine=compression.engine) as gz:
         write_tar_part(group, gz, mtime=compression.mtime, final=final)
-
-
-def _copy(path: Path, out: _Counted) -> None:
-    with open_collected(path, None) as stream:  # a regular file, no link followed
-        for chunk in iter(lambda: stream.read(COPY_CHUNK), b""):
-            out.write(chunk)

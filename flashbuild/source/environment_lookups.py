@@ -19,6 +19,9 @@ import libcst as cst
 if TYPE_CHECKING:
     from .static_eval import Evaluator
 
+ENUM_KEY = "the enum member's name"  # what the evaluator calls the name in DataCenter[...]
+# Where a lookup is read at build time: `env` values, enum member names.
+ENVIRONMENT_CONTEXTS = frozenset({"env", ENUM_KEY})
 GETTERS = frozenset({"os.getenv", "os.environ.get"})
 MAPPING = "os.environ"
 SECRET_HINT = (
@@ -71,8 +74,6 @@ def evaluate_lookup(evaluator: Evaluator, node: cst.CSTNode, lookup: Lookup, at:
                     what: str) -> str:
     """The build-time value of a lookup, or an error saying where lookups are allowed
     or which variable is not set."""
-    from .static_eval import ENVIRONMENT_CONTEXTS
-
     if what not in ENVIRONMENT_CONTEXTS:
         raise evaluator.error(
             node,

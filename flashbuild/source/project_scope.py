@@ -11,7 +11,6 @@ on, and the manifest can list the environment variables read.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -37,8 +36,10 @@ class Reads:
 class ProjectScope:
     """The project's shipped modules and the build's environment, as the evaluator sees them."""
 
-    def __init__(self, sources: Mapping[str, bytes], environ: Mapping[str, str]) -> None:
-        self._sources = sources
+    def __init__(self, sources: Mapping[str, bytes], digests: Mapping[str, str],
+                 environ: Mapping[str, str]) -> None:
+        """``sources`` and ``digests`` (sha256) by path, of every shipped ``.py`` file."""
+        self._sources, self._digests = sources, digests
         self._paths = {module_name(path): path for path in sorted(sources)}
         self._environ = environ
         self._evaluators: dict[str, Evaluator] = {}
@@ -62,7 +63,7 @@ class ProjectScope:
 
         path = self._paths[name]
         source = self._sources[path]
-        self.reads.files[path] = hashlib.sha256(source).hexdigest()
+        self.reads.files[path] = self._digests[path]
         if name not in self._evaluators:
             tree, positions = parse_with_positions(source, path)
             namespace = read_namespace(list(module_statements(tree.body)), module=name,

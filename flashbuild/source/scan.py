@@ -66,13 +66,14 @@ def scan_project(project: ProjectFiles, *, cache_dir: Path | None = None,
         sources = python_sources(project)
     digests = {path: hashlib.sha256(source).hexdigest() for path, source in sources.items()}
     declaring = declaring_files(sources)
+    declared = set(declaring)
+    compiled_only = [path for path in sources if path not in declared]
     record = _CompiledRecord(cache_dir, project.root)
-    plain = [(path, sources[path]) for path in sources
-             if path not in set(declaring) and digests[path] not in record.known]
+    plain = [(path, sources[path]) for path in compiled_only if digests[path] not in record.known]
     checks = SyntaxChecks(plain)
     try:
         functions, errors = _scan_declaring(declaring, sources, digests, cache_dir,
-                                            ProjectScope(sources, environ or {}))
+                                            ProjectScope(sources, digests, environ or {}))
         problems = checks.problems()
     finally:
         checks.close()
@@ -84,7 +85,7 @@ def scan_project(project: ProjectFiles, *, cache_dir: Path | None = None,
         order = {path: index for index, path in enumerate(sources)}
         raise SourceCodeError.combine(sorted(
             errors, key=lambda e: order.get(e.location.path if e.location else "", 0)))
-    record.save({digests[path] for path in sources if path not in set(declaring)})
+    record.save({digests[path] for path in compiled_only})
     modules = tuple(ScannedModule(path=path, module=module_name(path)) for path in sources)
     clues = () if functions else no_endpoint_clues(sources)
     return ScanResult(modules=modules, functions=tuple(functions), clues=clues)

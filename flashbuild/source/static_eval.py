@@ -20,7 +20,7 @@ from ..errors import SourceCodeError, SourceLocation
 from ..records import EnumMember, StaticCall, StaticDict, StaticValue
 from . import symbols
 from .call_arguments import call_arguments
-from .environment_lookups import environment_lookup, evaluate_lookup, qualified_name
+from .environment_lookups import ENUM_KEY, environment_lookup, evaluate_lookup, qualified_name
 from .namespace import Binding, Namespace
 from .syntax import dotted_name
 
@@ -34,9 +34,6 @@ STATIC_HINT = (
     "or runpod_flash enum members such as GpuGroup.ANY. Write the value literally or move "
     "it into such a constant."
 )
-ENUM_KEY = "the enum member's name"
-# Where an environment lookup is read at build time: `env` values, enum member names.
-ENVIRONMENT_CONTEXTS = frozenset({"env", ENUM_KEY})
 _END = 1 << 30  # a statement index after every statement: what an importer sees
 
 
@@ -215,13 +212,19 @@ class Evaluator:
                 location=usage, hint=STATIC_HINT, related=(SourceLocation(path=self.path),))
         return self._evaluate_binding(name, binding, usage, what)
 
+    def _evaluate_in(self, module: str, name: str, usage: SourceLocation,
+                     what: str) -> StaticValue:
+        """The value of ``name`` in the project module ``module``, used at ``usage``."""
+        assert self.project is not None
+        other = self.project.evaluator(module)
+        with self.project.following(module, name, usage):
+            return _with_usage(usage, lambda: other.evaluate_global(name, usage, what))
+
     def _evaluate_binding(self, name: str, binding: Binding, usage: SourceLocation,
                           what: str) -> StaticValue:
         if binding.kind == "imported" and self.project is not None and self.project.has_module(
                 binding.source):
-            other, imported = self.project.evaluator(binding.source), binding.symbol.rsplit(".")[-1]
-            with self.project.following(binding.source, imported, usage):
-                return _with_usage(usage, lambda: other.evaluate_global(imported, usage, what))
+            return self._evaluate_in(binding.source, binding.symbol.rsplit(".")[-1], usage, what)
         value = binding.node
         if binding.kind == "expr" and isinstance(value, cst.BaseExpression):
             # A fault in the constant's definition is shown there, and where it is used.
@@ -306,11 +309,7 @@ class Evaluator:
         module = qualified_name(self, node.value, at)
         if self.project is not None and module and self.project.has_module(module):
             # `config.DEPS` after `import config` (or `from . import config`)
-            other = self.project.evaluator(module)
-            usage = self.location(node)
-            with self.project.following(module, node.attr.value, usage):
-                return _with_usage(usage, lambda: other.evaluate_global(
-                    node.attr.value, usage, what))
+            return self._evaluate_in(module, node.attr.value, self.location(node), what)
         enum = self.resolve_symbol(node.value, at)
         if enum not in symbols.ENUMS:
             raise self.not_static(

@@ -257,8 +257,7 @@ def run_flash(args: list[str], env: dict[str, str] | None = None) -> tuple[int, 
     with contextlib.ExitStack() as stack:
         stack.enter_context(contextlib.redirect_stdout(stdout))
         stack.enter_context(contextlib.redirect_stderr(stderr))
-        patched = stack.enter_context(_environment(env or {}))
-        del patched
+        stack.enter_context(_environment(env or {}))
         code = main(args)
     return code, stderr.getvalue()
 
