@@ -222,7 +222,7 @@ class DependencyCache:
         """Dependency entries, and the bytes of everything cached (scan results too)."""
         entries = list((self.root / "entries").glob("*/*")) if self.root.is_dir() else []
         size = 0
-        for name in ("entries", "segments", "scan", "checks", "preview"):
+        for name in ("entries", "segments", "units", "scan", "checks", "preview"):
             for path in (self.root / name).rglob("*"):
                 with contextlib.suppress(OSError):
                     size += path.stat().st_size if path.is_file() else 0
@@ -247,7 +247,8 @@ class DependencyCache:
         try:
             with file_lock(self.root / IN_USE_LOCK, wait=wait):
                 before = self.info()
-                for name in ("entries", "segments", "staging", "scan", "checks", "preview"):
+                for name in ("entries", "segments", "units", "staging", "scan", "checks",
+                             "preview"):
                     shutil.rmtree(self.root / name, ignore_errors=True)
                 return before
         except BlockingIOError:

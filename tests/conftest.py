@@ -96,3 +96,11 @@ def write_project(tmp_path):
         return root
 
     return write
+
+
+@pytest.fixture
+def cache_dir(tmp_path, monkeypatch) -> Path:
+    """A private flashbuild cache for one test (FLASHBUILD_CACHE_DIR points at it)."""
+    directory = tmp_path / "flashbuild-cache"
+    monkeypatch.setenv("FLASHBUILD_CACHE_DIR", str(directory))
+    return directory

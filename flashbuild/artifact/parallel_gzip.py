@@ -25,7 +25,7 @@ import os
 import struct
 import zlib
 from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor, wait
 from typing import Protocol
 
 from ..config.compression import DEFAULT_ENGINE, ENGINES
@@ -65,7 +65,8 @@ class ParallelGzipWriter:
     of a ``with`` statement raises, the member is left unfinished.
 
     ``threads`` compress blocks, ``os.cpu_count()`` of them when ``None``;
-    with one, blocks are compressed in the calling thread. At most
+    with one, blocks are compressed in the calling thread. Several writers can
+    share one ``executor`` (then ``threads`` only bounds the blocks in flight). At most
     ``2 * threads`` blocks are queued or being compressed, and finished ones
     go to ``sink`` in order from the calling thread, so ``sink`` need not be
     thread-safe. An error while compressing is raised by the ``write`` or
@@ -81,6 +82,7 @@ class ParallelGzipWriter:
         threads: int | None = None,
         block_size: int = DEFAULT_BLOCK_SIZE,
         engine: str = DEFAULT_ENGINE,
+        executor: Executor | None = None,
     ) -> None:
         if engine not in ENGINES:
             raise ValueError(f"engine must be one of {sorted(ENGINES)}, got {engine!r}")
@@ -102,7 +104,8 @@ class ParallelGzipWriter:
         self._dictionary = b""  # the last window of the previous block
         self._in_flight: deque[Future[bytes]] = deque()
         self._max_in_flight = _IN_FLIGHT_PER_THREAD * threads
-        self._executor = (
+        self._owns_executor = executor is None
+        self._executor: Executor | None = executor or (
             ThreadPoolExecutor(max_workers=threads, thread_name_prefix="gzip-block")
             if threads > 1
             else None
@@ -217,10 +220,14 @@ class ParallelGzipWriter:
         self._compressed_size += len(data)
 
     def _release(self) -> None:
-        self._in_flight.clear()
-        if self._executor is not None:
+        for future in self._in_flight:
+            future.cancel()
+        if self._executor is not None and self._owns_executor:
             self._executor.shutdown(wait=True, cancel_futures=True)
-            self._executor = None
+        elif self._executor is not None:  # shared: wait for this writer's own blocks only
+            wait(self._in_flight)
+        self._in_flight.clear()
+        self._executor = None
 
 
 def _compress_block(engine: DeflateEngine, block: bytes, dictionary: bytes, level: int,

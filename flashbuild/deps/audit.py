@@ -30,11 +30,12 @@ uv installed.
 
 from __future__ import annotations
 
+import csv
 import os
 import re
 import shutil
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -43,7 +44,7 @@ from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from ..errors import DependencyError, InternalError
 from ..records import Target
 from .elf import EM_X86_64, MACHINE_NAMES, ElfFormatError, ElfInfo, read_elf
-from .installed import read_installed_dists, top_level
+from .installed import read_installed_dists, record_path, top_level
 from .records import AuditReport, InstalledDist
 from .tags import parsed_tags, target_tags, wheel_tags_fit
 
@@ -149,6 +150,21 @@ def find_top_level_clashes(
     return violations
 
 
+def find_part_clashes(part_top_levels: Iterable[str],
+                      import_names: Iterable[tuple[str, Iterable[str]]],
+                      project_top_levels: Mapping[str, str]) -> list[Violation]:
+    """Violations for a cached part that installs a name the project ships."""
+    owners = {name: dist for dist, names in import_names for name in names}
+    violations = []
+    for entry in sorted(part_top_levels):
+        name = top_level(entry)
+        if name is not None and name in project_top_levels:
+            reason = f"installs {name!r}, which the project defines in {project_top_levels[name]}"
+            violations.append(Violation(dist=owners.get(name, ""), path=entry, reason=reason,
+                                        kind="clash"))
+    return violations
+
+
 # --- shared objects ---------------------------------------------------------------
 
 
@@ -222,8 +238,49 @@ def audit_install(
     if violations:
         raise InstallAuditError(violations, target)
     removed = remove_install_leftovers(install_dir, listed=owners.keys())
+    removed_by = tuple((dist.name, _removed_of(dist, removed)) for dist in dists)
+    dists = tuple(forget_removed_files(install_dir, dist, removed) for dist in dists)
     return AuditReport(dists=dists, removed=removed, shared_objects=checked, glibc=glibc,
-                       notes=tuple(notes))
+                       notes=tuple(notes), removed_by=removed_by)
+
+
+def _removed_of(dist: InstalledDist, removed: Iterable[str]) -> tuple[str, ...]:
+    """What of ``removed`` was ``dist``'s: its files, folders holding them, its dist-info's."""
+    files = set(dist.files)
+    return tuple(path for path in removed
+                 if path in files or path.startswith(dist.dist_info + "/")
+                 or (path.endswith("/") and any(f.startswith(path) for f in dist.files)))
+
+
+def forget_removed_files(install_dir: Path, dist: InstalledDist, removed: Iterable[str]
+                         ) -> InstalledDist:
+    """Drop the removed files from ``dist``'s RECORD and return it as it now stands.
+
+    Console scripts carry this machine's interpreter in their shebang, so their
+    RECORD lines (and hashes) would make the same wheel ship different bytes
+    from different machines; a RECORD that lists only what ships stays true.
+    """
+    gone = set(removed)
+    prefixes = tuple(path for path in gone if path.endswith("/"))
+
+    def is_gone(path: str) -> bool:
+        return path in gone or path.startswith(prefixes)
+
+    dropped = [path for path in dist.files if is_gone(path)]
+    if not dropped or not dist.has_record:
+        return dist
+    record = install_dir / dist.dist_info / "RECORD"
+    with open(record, newline="", encoding="utf-8", errors="surrogateescape") as handle:
+        lines = handle.read().splitlines(keepends=True)
+    kept = [line for line in lines if not is_gone(_record_path(line))]
+    with open(record, "w", newline="", encoding="utf-8", errors="surrogateescape") as handle:
+        handle.write("".join(kept))
+    return replace(dist, files=tuple(path for path in dist.files if not is_gone(path)))
+
+
+def _record_path(line: str) -> str:
+    row = next(csv.reader([line]), [])
+    return record_path(row[0]) if row and row[0] else ""
 
 
 def _check_shared_objects(install_dir: Path, target: Target, owners: Mapping[str, str],

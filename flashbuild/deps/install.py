@@ -14,13 +14,18 @@ STALE_INDEX = "there is no version of"
 
 
 def install_pins(
-    packages: tuple[ResolvedPackage, ...], settings: ResolverSettings, target_dir: Path
+    packages: tuple[ResolvedPackage, ...], settings: ResolverSettings, target_dir: Path,
+    *, reinstall: bool = False,
 ) -> CommandResult:
-    """Install exactly these pins (no further resolution) into ``target_dir``."""
+    """Install exactly these pins (no further resolution) into ``target_dir``.
+
+    ``reinstall``: write their files again even if ``target_dir`` has them.
+    """
     target_dir.mkdir(parents=True, exist_ok=True)
     with pins_file(packages) as requirements:
         command = uv_pip_command("install", settings)
         command += ["--target", str(target_dir), "--no-deps", "--quiet", "-r", str(requirements)]
+        command += ["--reinstall"] if reinstall else []
         result = run_uv(command, settings)
         if not result.ok and STALE_INDEX in result.stderr:
             # A release published moments ago can be known to the resolution but not yet

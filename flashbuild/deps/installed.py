@@ -79,7 +79,12 @@ def _read_headers(path: Path) -> Message | None:
 def _record_paths(record: Path) -> tuple[str, ...]:
     with open(record, newline="", encoding="utf-8", errors="replace") as handle:
         rows = [row[0] for row in csv.reader(handle) if row and row[0]]
-    return tuple(sorted({posixpath.normpath(path.replace("\\", "/")) for path in rows}))
+    return tuple(sorted({record_path(path) for path in rows}))
+
+
+def record_path(text: str) -> str:
+    """A ``RECORD`` path as POSIX, normalised: how every other module compares them."""
+    return posixpath.normpath(text.replace("\\", "/"))
 
 
 def top_level(path: str) -> str | None:

@@ -87,6 +87,8 @@ class ResolvedPackage:
     pin: str  # the requirement line that installs exactly this: "name==1.0"
     required_by: tuple[str, ...] = ()  # names of resolved packages that depend on it
     requested_by: tuple[str, ...] = ()  # keys of the input sources that ask for it
+    # "sha256:<hex>" the installed file must have; () when not known
+    hashes: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -164,6 +166,8 @@ class DistributionFile:
     name: str  # "vllm-0.21.0-1-cp38-abi3-manylinux_2_24_x86_64.whl", or an sdist's name
     size: int | None  # bytes; None when not published
     sha256: str | None  # None when not published
+    # sha256 of every file the index offers for the target (uv installs one of them)
+    candidates: tuple[str, ...] = ()
 
     @property
     def is_wheel(self) -> bool:
@@ -204,6 +208,7 @@ class AuditReport:
     shared_objects: int  # how many were checked
     glibc: tuple[int, int] | None  # the highest glibc any shared object needs
     notes: tuple[str, ...] = ()  # what passed but deserves a word (WHEEL tags vs file name)
+    removed_by: tuple[tuple[str, tuple[str, ...]], ...] = ()  # distribution -> its removed
 
 
 # --- the stage's results ------------------------------------------------------------------

@@ -20,21 +20,21 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from .. import __version__
 from .._util.files import atomic_file, atomic_write_bytes, collected_sha256, file_sha256
 from ..artifact.deflate import engine_label
-from ..artifact.members import Entry, plan_entries
+from ..artifact.members import ArchiveMember, Entry, plan_entries
 from ..artifact.parallel_gzip import ParallelGzipWriter
 from ..artifact.tar import copy_part, write_tar_part
 from ..artifact.write import HashingSink, Part
-from .installed import InstalledDist
+from .records import InstalledDist
 
 SEGMENTS = "segments"
-_SMALL_SEGMENT = 8 * 1024 * 1024  # below this, a segment is compressed on one thread
 _FORMAT = 1
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
@@ -42,33 +42,86 @@ _SHA256 = re.compile(r"[0-9a-f]{64}")
 class Compression:
     """How segments are compressed: what their bytes depend on besides the entries."""
 
-    def __init__(self, *, mtime: int, level: int, threads: int | None, engine: str) -> None:
+    def __init__(self, *, mtime: int, level: int, threads: int | None, engine: str,
+                 executor: Executor | None = None) -> None:
         self.mtime, self.level, self.threads, self.engine = mtime, level, threads, engine
+        self.executor = executor  # compresses the blocks of several segments at once
         self.label = f"{engine_label(engine)} level {level} mtime {mtime}"
 
 
+@dataclass(frozen=True, kw_only=True)
+class StoredSegment:
+    """A compressed segment in the cache: its file and what its record says of it."""
+
+    path: Path
+    sha256: str
+    size: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReusedDist:
+    """A distribution not installed by this build: its members and its stored segment."""
+
+    dist: InstalledDist
+    members: tuple[ArchiveMember, ...]  # placeholders: names, modes and link targets
+    segment: StoredSegment
+
+
+@dataclass(frozen=True, kw_only=True)
+class SegmentedPart:
+    part: Part
+    # distribution -> the segment compressed (or found) for it now and its members
+    segments: dict[str, tuple[StoredSegment, tuple[ArchiveMember, ...]]]
+    unclaimed: bool  # some installed file is listed in no RECORD
+
+
 def write_segmented_part(install_dir: Path, dists: Iterable[InstalledDist], output: Path, *,
-                         compression: Compression, cache_dir: Path | None) -> Part:
-    """Write the dependency part of ``install_dir`` to ``output`` from (cached) segments."""
+                         compression: Compression, cache_dir: Path | None,
+                         reused: Sequence[ReusedDist] = (),
+                         known_keys: Mapping[str, str] | None = None) -> SegmentedPart:
+    """Write the dependency part of ``install_dir`` and ``reused`` to ``output``.
+
+    Segments come from the cache (``cache_dir``) or are compressed; without a
+    cache everything is compressed straight into ``output``. The caller makes
+    sure no reused distribution claims a file another one claims.
+    ``known_keys`` names distributions whose segment is decided by another key
+    (the wheel they came from), so their files need not be hashed to find it.
+    """
     from ..artifact.members import members_from_directory
 
-    entries = plan_entries(members_from_directory(install_dir))  # checks every member first
-    groups = _groups(entries, dists)
-    stored = None if cache_dir is None else _cached_segments(groups, compression, cache_dir)
+    members = [*members_from_directory(install_dir), *(m for r in reused for m in r.members)]
+    entries = plan_entries(members)  # checks every member first
+    groups = _groups(entries, [*dists, *(r.dist for r in reused)])
+    kept = {r.dist.name: r.segment for r in reused}
+    fresh = [group for group in groups if group[0] not in kept]
+    stored = {} if cache_dir is None else _cached_segments(fresh, compression, cache_dir,
+                                                           known_keys or {})
     with atomic_file(output) as file:
         out = HashingSink(file, output)
-        for index, group in enumerate(groups):
-            if stored is None:
+        for owner, group in groups:
+            segment = kept.get(owner) or stored.get(owner)
+            if segment is None:
                 _compress(group, compression, out, final=False)
             else:
-                copy_part(stored[index], out)
+                copy_part(segment.path, out)
         _compress([], compression, out, final=True)  # the two zero blocks that end a tar
     top_levels = {name.split("/")[0] for name, _ in entries}
-    return Part(path=output, size=out.size, sha256=out.hexdigest(), entries=len(entries),
+    part = Part(path=output, size=out.size, sha256=out.hexdigest(), entries=len(entries),
                 top_levels=tuple(sorted(top_levels)))
+    by_owner = dict(fresh)
+    return SegmentedPart(
+        part=part,
+        segments={owner: (segment, tuple(m for _, m in by_owner[owner] if m is not None))
+                  for owner, segment in stored.items() if owner not in _NOT_DISTRIBUTIONS},
+        unclaimed=UNCLAIMED in by_owner)
 
 
-def _groups(entries: list[Entry], dists: Iterable[InstalledDist]) -> list[list[Entry]]:
+_DIRECTORIES, UNCLAIMED = "/", ""  # owners of the groups that are not a distribution's
+_NOT_DISTRIBUTIONS = (_DIRECTORIES, UNCLAIMED)
+Group = tuple[str, list[Entry]]  # (owner, entries)
+
+
+def _groups(entries: list[Entry], dists: Iterable[InstalledDist]) -> list[Group]:
     """Directories; then each distribution's entries, by name; then the unclaimed ones."""
     owner: dict[str, str] = {}
     for dist in sorted(dists, key=lambda d: d.name):
@@ -78,27 +131,33 @@ def _groups(entries: list[Entry], dists: Iterable[InstalledDist]) -> list[list[E
     by_owner: dict[str, list[Entry]] = {}
     for entry in entries:
         if entry[1] is not None:
-            by_owner.setdefault(owner.get(entry[0], ""), []).append(entry)
-    named = [by_owner[name] for name in sorted(by_owner) if name]
-    return [group for group in (directories, *named, by_owner.get("", [])) if group]
+            by_owner.setdefault(owner.get(entry[0], UNCLAIMED), []).append(entry)
+    named = [(name, by_owner[name]) for name in sorted(by_owner) if name != UNCLAIMED]
+    groups = [(_DIRECTORIES, directories), *named, (UNCLAIMED, by_owner.get(UNCLAIMED, []))]
+    return [(name, group) for name, group in groups if group]
 
 
-def _cached_segments(groups: list[list[Entry]], compression: Compression,
-                     cache_dir: Path) -> list[Path]:
-    """The cached segment of every group, in order. Small ones (most distributions) are
-    hashed and compressed side by side, one thread each; large ones one at a time, each
-    on every thread. The bytes do not depend on how many threads wrote them."""
+def _cached_segments(groups: list[Group], compression: Compression, cache_dir: Path,
+                     known_keys: Mapping[str, str]) -> dict[str, StoredSegment]:
+    """The cached segment of every group, by owner. Segments are hashed and compressed
+    side by side, largest first, their blocks on one shared pool of threads, so that
+    every core stays busy to the end. The bytes do not depend on the threads."""
     threads = compression.threads or os.cpu_count() or 1
-    one_thread = Compression(mtime=compression.mtime, level=compression.level, threads=1,
-                             engine=compression.engine)
-    small = [index for index, group in enumerate(groups) if _size(group) < _SMALL_SEGMENT]
-    with ThreadPoolExecutor(max_workers=threads) as pool:
-        found = dict(zip(small, pool.map(
-            lambda i: _cached_segment(groups[i], one_thread, cache_dir), small), strict=True))
-    for index, group in enumerate(groups):
-        if index not in found:
-            found[index] = _cached_segment(group, compression, cache_dir)
-    return [found[index] for index in range(len(groups))]
+    by_size = sorted(groups, key=lambda group: -_size(group[1]))
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="gzip-block") as blocks, \
+            ThreadPoolExecutor(max_workers=threads, thread_name_prefix="segment") as feeders:
+        shared = Compression(mtime=compression.mtime, level=compression.level, threads=threads,
+                             engine=compression.engine, executor=blocks)
+        stored = feeders.map(lambda group: _cached_segment(
+            group[1], shared, cache_dir, _segment_key(group, known_keys, compression)), by_size)
+        return dict(zip((owner for owner, _ in by_size), stored, strict=True))
+
+
+def _segment_key(group: Group, known_keys: Mapping[str, str], compression: Compression) -> str:
+    owner, entries = group
+    if owner in known_keys:
+        return hashlib.sha256(f"segment of {known_keys[owner]}".encode()).hexdigest()
+    return _key(entries, compression)
 
 
 def _size(group: list[Entry]) -> int:
@@ -110,15 +169,15 @@ def _size(group: list[Entry]) -> int:
     return total
 
 
-def _cached_segment(group: list[Entry], compression: Compression, cache_dir: Path) -> Path:
-    """The cached segment of ``group``, compressed first if missing or damaged."""
-    key = _key(group, compression)
+def _cached_segment(group: list[Entry], compression: Compression, cache_dir: Path, key: str
+                    ) -> StoredSegment:
+    """The cached segment of ``group`` under ``key``, compressed first if missing or damaged."""
     stored = cache_dir / SEGMENTS / key[:2] / f"{key}.gz"
     record = stored.with_suffix(".json")
     with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
         expected = json.loads(record.read_bytes())["sha256"]
         if _SHA256.fullmatch(expected) and collected_sha256(stored, None) == expected:
-            return stored
+            return StoredSegment(path=stored, sha256=expected, size=stored.stat().st_size)
     for damaged in (stored, record):  # whatever is there instead (a folder, a link) goes
         if damaged.is_dir() and not damaged.is_symlink():
             shutil.rmtree(damaged, ignore_errors=True)
@@ -127,7 +186,7 @@ def _cached_segment(group: list[Entry], compression: Compression, cache_dir: Pat
         _compress(group, compression, written, final=False)
     atomic_write_bytes(record, json.dumps({"sha256": written.hexdigest(),
                                            "entries": len(group)}).encode(), durable=False)
-    return stored
+    return StoredSegment(path=stored, sha256=written.hexdigest(), size=written.size)
 
 
 def _key(group: list[Entry], compression: Compression) -> str:
@@ -143,5 +202,5 @@ def _compress(group: list[Entry], compression: Compression, out: HashingSink, *,
               final: bool) -> None:
     """One gzip member of ``group``'s tar entries (``final``: then the end-of-archive blocks)."""
     with ParallelGzipWriter(out, level=compression.level, threads=compression.threads,
-                            engine=compression.engine) as gz:
+                            engine=compression.engine, executor=compression.executor) as gz:
         write_tar_part(group, gz, mtime=compression.mtime, final=final)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -60,13 +61,17 @@ def distribution_files(packages: Iterable[ResolvedPackage], settings: ResolverSe
         return {}
     found: dict[str, DistributionFile] = {}
     for package in toml.loads(result.stdout).get("packages", []):
-        wheels = package.get("wheels") or []
+        offered = package.get("wheels") or []
+        wheels = offered
         if len(wheels) > 1:  # several for the platform: an installer takes one of them
             chosen = preferred_wheel(map(_file_name, wheels), settings.target)
             wheels = [wheel for wheel in wheels if _file_name(wheel) == chosen]
         files = wheels or ([package["sdist"]] if "sdist" in package else [])
         if len(files) == 1:
-            found[canonicalize_name(package["name"])] = _distribution_file(files[0])
+            candidates = tuple(sorted(filter(None, (w.get("hashes", {}).get("sha256")
+                                                    for w in offered))))
+            found[canonicalize_name(package["name"])] = replace(
+                _distribution_file(files[0]), candidates=candidates)
     return found
 
 

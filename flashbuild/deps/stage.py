@@ -17,40 +17,40 @@ from .._util.files import atomic_write_bytes, safe_extract
 from .._util.processes import CommandListener
 from .._util.units import human
 from ..artifact.deflate import engine_label
-from ..cache import PART_FILE, CacheEntry, DependencyCache, cache_key
+from ..cache import CacheEntry, DependencyCache, cache_key
 from ..config.build_config import BuildConfig
 from ..errors import SourceLocation, UsageError
-from ..records import BuildPlan, BuildWarning, ProjectFiles, RenderedFile
-from .audit import audit_install
+from ..records import BuildPlan, BuildWarning, ProjectFiles
+from .audit import InstallAuditError, find_part_clashes
 from .exclusion import endpoint_consumers, select_packages
 from .inputs import PROJECT_REQUIREMENTS, collect_inputs
-from .install import install_pins
 from .installed import (
     endpoint_import_names,
     image_import_names,
-    import_names_of,
     top_level_names,
-    unpacked_sizes,
 )
-from .lock import artifact_requirements, format_lock, parse_lock, read_lock, stale_reason
+from .lock import format_lock, parse_lock, read_lock, stale_reason
+from .part_builder import (
+    PartBuilder,
+    artifact_requirements_file,
+    pinned_resolution,
+    selection_warnings,
+    stage_warnings,
+)
 from .records import (
     LOCK_FILE,
     CachedDependencies,
     DeclaredInputs,
     DependencyInputs,
-    DistributionFile,
     InstalledDependencies,
     Lock,
     LockHeader,
     PackageSize,
-    Resolution,
     ResolvedDependencies,
-    Selection,
 )
 from .resolve import check_image_fit, image_constraints, resolve
-from .segments import Compression, write_segmented_part
-from .sizes import distribution_files, known_sizes, size_error
-from .uv import ResolverSettings, resolver_settings
+from .sizes import size_error
+from .uv import resolver_settings
 
 # Project files that are inputs of this stage: the artifact gets what was installed instead.
 DEPENDENCY_INPUT_FILES = (PROJECT_REQUIREMENTS, LOCK_FILE)
@@ -107,7 +107,7 @@ def install_dependencies(
         return None
     header = lock_header(config, inputs)
     lock = _usable_lock(config, header)
-    work = _PartBuilder(config, inputs, header, lock, files, build_dir, listener)
+    work = PartBuilder(config, inputs, header, lock, files, build_dir, listener)
     if config.cache_dir is None:
         return work.build(build_dir)
     cache = DependencyCache(config.cache_dir)
@@ -119,6 +119,10 @@ def install_dependencies(
             if entry is None:
                 return _build_into_cache(work, cache, key)
     installed = _from_entry(entry, inputs, config, header)
+    clashes = find_part_clashes(installed.part.top_levels, installed.import_names,
+                                top_level_names(f.path for f in files.files))
+    if clashes:  # the project gained a module the cached dependencies install
+        raise InstallAuditError(clashes, config.target)
     if installed.part.size > config.max_size:  # known exactly: no need to write the artifact
         raise size_error(
             what=f"the compressed dependencies alone ({human(installed.part.size)}) exceed",
@@ -130,7 +134,7 @@ def install_dependencies(
     return installed
 
 
-def _build_into_cache(work: _PartBuilder, cache: DependencyCache, key: str
+def _build_into_cache(work: PartBuilder, cache: DependencyCache, key: str
                       ) -> InstalledDependencies:
     """Build the part in a staging directory and store it as the entry for ``key``."""
     built = work.build(cache.staging_dir())
@@ -152,7 +156,7 @@ def resolve_dependencies(
         return None
     header = lock_header(config, inputs)
     lock = _usable_lock(config, header)
-    resolution = _resolution(config, inputs, lock, resolver_settings(config, listener))
+    resolution = pinned_resolution(config, inputs, lock, resolver_settings(config, listener))
     selection = select_packages(resolution, inputs, config.images, config.exclude)
     cached: tuple[PackageSize, ...] = ()
     if config.cache_dir is not None:
@@ -166,7 +170,7 @@ def resolve_dependencies(
         selection=selection,
         from_lock=lock is not None,
         cached_sizes=cached,
-        warnings=tuple(_selection_warnings(selection, resolution)),
+        warnings=tuple(selection_warnings(selection, resolution)),
     )
 
 
@@ -197,32 +201,6 @@ def image_labels(config: BuildConfig, plan: BuildPlan) -> dict[str, str]:
             for endpoint in plan.endpoints}
 
 
-def _selection_warnings(selection: Selection, resolution: Resolution) -> list[BuildWarning]:
-    warnings = [
-        BuildWarning(
-            message=f"--exclude {name}: no such package among the resolved dependencies "
-            f"({len(resolution.packages)} packages); nothing was excluded for it."
-        )
-        for name in selection.unmatched_exclusions
-    ]
-    unchecked = selection.unchecked_image_packages
-    if unchecked:
-        warnings.append(
-            BuildWarning(
-                message=f"left out for the image without a version check: "
-                f"{', '.join(unchecked)} ([tool.flash.images] gives no versions for them; "
-                "pin them there to check compatibility)."
-            )
-        )
-    return warnings
-
-
-def _warnings(selection: Selection, resolution: Resolution, audit_notes: tuple[str, ...]
-              ) -> tuple[BuildWarning, ...]:
-    return (*_selection_warnings(selection, resolution),
-            *(BuildWarning(message=note) for note in audit_notes))
-
-
 def _cache_key(config: BuildConfig, header: LockHeader, lock: Lock | None) -> str:
     index = config.index
     return cache_key(
@@ -243,13 +221,6 @@ def _cache_key(config: BuildConfig, header: LockHeader, lock: Lock | None) -> st
     )
 
 
-def _resolution(
-    config: BuildConfig, inputs: DependencyInputs, lock: Lock | None, settings: ResolverSettings
-) -> Resolution:
-    """The lock's resolution when it is usable, else a fresh one."""
-    return lock.resolution if lock is not None else resolve(inputs, config.images, settings)
-
-
 def _usable_lock(config: BuildConfig, header: LockHeader) -> Lock | None:
     """``flash.lock`` if it matches the app; enforces ``--locked``."""
     lock = read_lock(config.project_dir)
@@ -264,73 +235,6 @@ def _usable_lock(config: BuildConfig, header: LockHeader) -> Lock | None:
             hint="Run `flash lock` and commit flash.lock, or build without --locked.",
         )
     return None
-
-
-class _PartBuilder:
-    """Resolves (unless locked), checks sizes, installs, audits and compresses one part."""
-
-    def __init__(self, config: BuildConfig, inputs: DependencyInputs, header: LockHeader,
-                 lock: Lock | None, files: ProjectFiles, build_dir: Path,
-                 listener: CommandListener | None) -> None:
-        self.config, self.inputs, self.header, self.lock = config, inputs, header, lock
-        self.files, self.install_dir = files, build_dir / "deps"
-        self.settings = resolver_settings(config, listener)
-
-    def build(self, part_dir: Path) -> InstalledDependencies:
-        """Install into the build directory and write the compressed part into ``part_dir``."""
-        config = self.config
-        resolution = _resolution(config, self.inputs, self.lock, self.settings)
-        selection = select_packages(resolution, self.inputs, config.images, config.exclude)
-        files = self._check_wheel_sizes(selection, resolution)
-        wheels = known_sizes(files)
-        self.install_dir.mkdir(parents=True, exist_ok=True)
-        if selection.shipped:
-            install_pins(selection.shipped, self.settings, self.install_dir)
-        project_top_levels = top_level_names(f.path for f in self.files.files)
-        report = audit_install(self.install_dir, config.target, project_top_levels,
-                               {name: file.name for name, file in files.items() if file.is_wheel})
-        unpacked = unpacked_sizes(self.install_dir, report.dists)
-        part = write_segmented_part(
-            self.install_dir, report.dists, part_dir / PART_FILE, cache_dir=config.cache_dir,
-            compression=Compression(mtime=config.source_date_epoch,
-                                    level=config.compression_level, threads=config.threads,
-                                    engine=config.compression_engine))
-        return InstalledDependencies(
-            selection=selection, resolution=resolution, inputs=self.inputs, header=self.header,
-            from_lock=self.lock is not None, from_cache=False, part=part,
-            requirements=_requirements(selection, self.header),
-            sizes=tuple(
-                PackageSize(name=p.name, version=p.version, wheel=wheels.get(p.name),
-                            unpacked=unpacked.get(p.name))
-                for p in selection.shipped
-            ),
-            removed=report.removed,
-            audit_notes=report.notes,
-            warnings=_warnings(selection, resolution, report.notes),
-            import_names=import_names_of(self.install_dir, report.dists),
-        )
-
-    def _check_wheel_sizes(self, selection: Selection, resolution: Resolution
-                           ) -> dict[str, DistributionFile]:
-        """The shipped packages' files; stops before downloading when they exceed the cap."""
-        config = self.config
-        files = distribution_files(selection.shipped, self.settings)
-        wheels = known_sizes(files)
-        if sum(wheels.values()) > config.max_size:
-            raise size_error(
-                what=f"the wheels to install ({human(sum(wheels.values()))}) already exceed",
-                limit=config.max_size,
-                packages=[PackageSize(name=p.name, version=p.version, wheel=wheels.get(p.name))
-                          for p in selection.shipped],
-                resolution=resolution, inputs=self.inputs, images=config.images,
-                exclusions=config.exclude,
-            )
-        return files
-
-
-def _requirements(selection: Selection, header: LockHeader) -> RenderedFile:
-    return RenderedFile(path=PROJECT_REQUIREMENTS,
-                        content=artifact_requirements(selection, header))
 
 
 def _cached(built: InstalledDependencies) -> CachedDependencies:
@@ -364,10 +268,10 @@ def _from_entry(
         from_lock=cached.from_lock,
         from_cache=True,
         part=cached.part,
-        requirements=_requirements(selection, header),
+        requirements=artifact_requirements_file(selection, header),
         sizes=cached.sizes,
         removed=cached.removed,
         audit_notes=cached.notes,
-        warnings=_warnings(selection, resolution, cached.notes),
+        warnings=stage_warnings(selection, resolution, cached.notes),
         import_names=cached.import_names,
     )

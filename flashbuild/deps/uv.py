@@ -8,6 +8,7 @@ interpreter. Every command goes through :func:`run_uv`, so verbose mode shows it
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -77,7 +78,18 @@ def uv_pip_command(subcommand: str, settings: ResolverSettings) -> list[str]:
         target.python_version,
         *settings.build_arguments(),
         *settings.index.uv_arguments(),
+        *_interpreter_arguments(settings),
     ]
+
+
+def _interpreter_arguments(settings: ResolverSettings) -> list[str]:
+    """Name flashbuild's own interpreter unless a source build may need the target's.
+
+    uv asks for an interpreter even when it only resolves for another platform;
+    finding one runs every ``python3.N`` on PATH (pyenv shims among them), which
+    costs about half a second per uv call. Wheels-only commands never run it.
+    """
+    return [] if settings.allow_build else ["--python", sys.executable]
 
 
 def run_uv(
@@ -95,8 +107,13 @@ def run_uv(
 
 @contextmanager
 def pins_file(packages: Iterable[ResolvedPackage]) -> Iterator[Path]:
-    """A temporary requirements file holding exactly these pins."""
+    """A temporary requirements file holding exactly these pins, with their hashes.
+
+    uv checks every file it installs against the hashes a pin lists.
+    """
     with tempfile.TemporaryDirectory(prefix="flashbuild-pins-") as scratch:
         path = Path(scratch) / "requirements.txt"
-        path.write_text("\n".join(p.pin for p in packages) + "\n", encoding="utf-8")
+        lines = [" ".join([p.pin, *(f"--hash={digest}" for digest in p.hashes)])
+                 for p in packages]
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8")
         yield path

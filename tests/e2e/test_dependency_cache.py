@@ -28,13 +28,6 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def cache_dir(tmp_path, monkeypatch) -> Path:
-    directory = tmp_path / "flashbuild-cache"
-    monkeypatch.setenv("FLASHBUILD_CACHE_DIR", str(directory))
-    return directory
-
-
-@pytest.fixture
 def project(write_project):
     return write_project(app(endpoint("gpu", ["sentence-transformers"]),
                              endpoint("cpu", ["appdep", "fastmath"], cpu=True)))

@@ -569,3 +569,33 @@ def test_engines_differ_in_bytes_and_levels_are_checked_per_engine() -> None:
         ParallelGzipWriter(io.BytesIO(), level=6, engine="isal")
     with pytest.raises(ValueError, match="engine must be one of"):
         ParallelGzipWriter(io.BytesIO(), engine="brotli")
+
+
+def test_writers_sharing_one_pool_write_what_each_writes_alone() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    inputs = [mixed_data(size, seed=seed) for seed, size in enumerate((7 * BLOCK + 5, 3, BLOCK))]
+    alone = []
+    for data in inputs:
+        sink = io.BytesIO()
+        with ParallelGzipWriter(sink, level=6, threads=1, block_size=BLOCK) as writer:
+            writer.write(data)
+        alone.append(sink.getvalue())
+
+    def shared_write(data: bytes, pool: ThreadPoolExecutor) -> bytes:
+        sink = io.BytesIO()
+        with ParallelGzipWriter(sink, level=6, threads=2, block_size=BLOCK,
+                                executor=pool) as writer:
+            for start in range(0, len(data), 999):
+                writer.write(data[start:start + 999])
+        return sink.getvalue()
+
+    with ThreadPoolExecutor(max_workers=2) as pool, ThreadPoolExecutor(max_workers=3) as feeders:
+        together = list(feeders.map(lambda data: shared_write(data, pool), inputs))
+        assert together == alone
+        # The pool outlives its writers, even one whose body raised.
+        with pytest.raises(RuntimeError), ParallelGzipWriter(
+                io.BytesIO(), threads=2, block_size=BLOCK, executor=pool) as writer:
+            writer.write(inputs[0])
+            raise RuntimeError
+        assert pool.submit(len, b"ok").result() == 2
