@@ -28,6 +28,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from peak_memory import run_sampled
+
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 APPS = ("example-app", "embeddings-app")
 INDEX_URL = "https://pypi.org/simple"
@@ -36,10 +38,14 @@ BUILD_TIMEOUT = 15 * 60
 INSTALL_TIMEOUT = 10 * 60
 PACK_TIMEOUT = 5 * 60
 ARTIFACT = Path(".flash") / "artifact.tar.gz"
-FLOOR_TARGET = ["--python-platform", "x86_64-manylinux_2_28", "--python-version", "3.12"]
+# As flashbuild runs uv: for the workers' platform, naming an interpreter (no discovery).
+FLOOR_TARGET = ["--python-platform", "x86_64-manylinux_2_28", "--python-version", "3.12",
+                "--python", sys.executable]
+# Small, pure Python, and in no worker image: a dependency the artifact must ship.
+ADDED_DEPENDENCY = "tomli-w"
 REFERENCE_VERSION = "1.21.0"
 REFERENCE_VENV = Path.home() / ".cache" / "flashbuild-bench" / "reference-venv"
-GOALS = {"cold_over_floor": 1.3, "no_change_s": 0.5, "code_change_s": 1.0,
+GOALS = {"cold_over_floor": 1.3, "no_change_s": 0.3, "code_change_s": 0.5,
          "embeddings_app_mb": 150.0}
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
@@ -56,7 +62,9 @@ class AppResult:
     cold_s: float | None = None
     warm_runs_s: list[float] = field(default_factory=list)
     code_change_runs_s: list[float] = field(default_factory=list)
-    dependency_added_s: float | None = None  # pyyaml added to a cached app
+    dependency_added_s: float | None = None  # ADDED_DEPENDENCY added to a cached app
+    dependency_install_s: float | None = None  # uv installing ADDED_DEPENDENCY alone
+    cold_peak_rss: int | None = None  # bytes, flashbuild and its children together
     artifact_bytes: int | None = None
     artifact_entries: int | None = None
     cold_equals_warm: bool | None = None
@@ -108,20 +116,32 @@ def failure_reason(output: str, cwd: Path | None) -> str:
 def run_timed(command: list[str], *, timeout: float, cwd: Path | None = None,
               env: dict[str, str] | None = None) -> float:
     """Run ``command`` quietly and return its wall-clock seconds; raise on failure."""
+    return run_measured(command, timeout=timeout, cwd=cwd, env=env)[0]
+
+
+def run_measured(command: list[str], *, timeout: float, cwd: Path | None = None,
+                 env: dict[str, str] | None = None) -> tuple[float, int]:
+    """Run ``command`` quietly; return its wall-clock seconds and the peak resident bytes
+    of it and its children together. Raise on failure."""
     started = time.perf_counter()
-    try:
-        completed = subprocess.run(command, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
-                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                   text=True, errors="replace", timeout=timeout, check=False)
-    except subprocess.TimeoutExpired:
-        raise BenchmarkError(f"timed out after {timeout:.0f} s") from None
-    except OSError as error:
-        raise BenchmarkError(f"cannot run {command[0]}: {error}") from None
-    elapsed = time.perf_counter() - started
-    if completed.returncode != 0:
-        reason = failure_reason(completed.stdout, cwd)
-        raise BenchmarkError(f"exit {completed.returncode} after {elapsed:.1f} s: {reason}")
-    return elapsed
+    with tempfile.TemporaryFile() as output:
+        try:
+            process = subprocess.Popen(command, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                                       stdout=output, stderr=subprocess.STDOUT)
+        except OSError as error:
+            raise BenchmarkError(f"cannot run {command[0]}: {error}") from None
+        try:
+            code, peak = run_sampled(process, timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            raise BenchmarkError(f"timed out after {timeout:.0f} s") from None
+        elapsed = time.perf_counter() - started
+        if code != 0:
+            output.seek(0)
+            reason = failure_reason(output.read().decode(errors="replace"), cwd)
+            raise BenchmarkError(f"exit {code} after {elapsed:.1f} s: {reason}")
+    return elapsed, peak
 
 
 def copy_app(app: str, destination: Path) -> None:
@@ -149,10 +169,15 @@ class Workspace:
                        "UV_PYTHON_DOWNLOADS": "never", "UV_NO_PROGRESS": "1"}
 
     def flash_build(self, project: Path, flash_cache: Path | None = None) -> float:
+        return self.flash_build_measured(project, flash_cache)[0]
+
+    def flash_build_measured(self, project: Path, flash_cache: Path | None = None
+                             ) -> tuple[float, int]:
+        """Seconds and peak resident bytes (flashbuild and uv together) of one build."""
         env = {**self.uv_env, "FLASHBUILD_CACHE_DIR": str(flash_cache or self.flash_cache)}
         command = [sys.executable, "-m", "flashbuild", "build", "--quiet",
                    "--index-url", INDEX_URL, str(project)]
-        return run_timed(command, cwd=project, env=env, timeout=BUILD_TIMEOUT)
+        return run_measured(command, cwd=project, env=env, timeout=BUILD_TIMEOUT)
 
 
 def measure_flashbuild(result: AppResult, workspace: Workspace) -> None:
@@ -169,9 +194,10 @@ def measure_flashbuild(result: AppResult, workspace: Workspace) -> None:
             shutil.rmtree(leftover, ignore_errors=True)
 
         step = "cold"
-        result.cold_s = workspace.flash_build(project)
+        result.cold_s, result.cold_peak_rss = workspace.flash_build_measured(project)
         cold_digest = sha256_of(artifact)
-        progress(f"{result.app}: cold build {result.cold_s:.2f} s")
+        progress(f"{result.app}: cold build {result.cold_s:.2f} s, "
+                 f"peak RSS {result.cold_peak_rss / 1e6:.0f} MB")
 
         step = "warm"
         warm_digests = set()
@@ -196,11 +222,25 @@ def measure_flashbuild(result: AppResult, workspace: Workspace) -> None:
             result.artifact_entries = sum(1 for _ in archive)
 
         step = "dependency-added"
-        add_dependency(project, "pyyaml")
+        add_dependency(project, ADDED_DEPENDENCY)
         result.dependency_added_s = workspace.flash_build(project)
-        progress(f"{result.app}: one dependency added {result.dependency_added_s:.2f} s")
+        result.dependency_install_s = install_alone(workspace, ADDED_DEPENDENCY)
+        progress(f"{result.app}: one dependency added {result.dependency_added_s:.2f} s "
+                 f"(its own install {result.dependency_install_s:.2f} s)")
     except (BenchmarkError, OSError, tarfile.TarError) as error:
         result.fail(step, error)
+
+
+def install_alone(workspace: Workspace, requirement: str) -> float:
+    """Seconds of ``uv pip install --target`` of one requirement, as a build installs it."""
+    scratch = workspace.root / "install-alone"
+    shutil.rmtree(scratch, ignore_errors=True)
+    try:
+        return run_timed([find_uv(), "pip", "install", "--target", str(scratch), "--no-deps",
+                          *FLOOR_TARGET, "--no-config", "--index-url", INDEX_URL, "--quiet",
+                          requirement], env=workspace.uv_env, timeout=INSTALL_TIMEOUT)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def add_dependency(project: Path, name: str) -> None:
@@ -353,6 +393,9 @@ def table_row(result: AppResult, with_reference: bool) -> list[str]:
     floor_text = None
     if floor is not None:
         floor_text = f"{floor:.2f} ({result.floor_install_s:.2f} + {result.floor_pack_s:.2f})"
+    added = seconds(result.dependency_added_s)
+    if added is not None and result.dependency_install_s is not None:
+        added += f" ({result.dependency_install_s:.2f})"
     if not with_reference:
         reference = "not run"
     elif result.reference_cold_s is None:
@@ -360,12 +403,15 @@ def table_row(result: AppResult, with_reference: bool) -> list[str]:
     else:
         warm = cell(seconds(result.reference_warm_s, 1), errors.get("reference warm"))
         reference = f"{result.reference_cold_s:.1f} / {warm}"
+        if result.cold_s:
+            reference += f" ({result.reference_cold_s / result.cold_s:.1f} x flashbuild's cold)"
     return [
         result.app,
         cell(seconds(result.cold_s), errors.get("cold") or warm_up_error),
         cell(seconds(result.warm_s), errors.get("warm")),
         cell(seconds(result.code_change_s), errors.get("code-change")),
-        cell(seconds(result.dependency_added_s), errors.get("dependency-added")),
+        cell(added, errors.get("dependency-added")),
+        "—" if result.cold_peak_rss is None else f"{result.cold_peak_rss / 1e6:.0f}",
         cell(artifact, errors.get("artifact")),
         {None: "—", True: "yes", False: "no"}[result.cold_equals_warm],
         cell(floor_text, errors.get("floor")),
@@ -377,13 +423,13 @@ def table_row(result: AppResult, with_reference: bool) -> list[str]:
 def table(results: list[AppResult], with_reference: bool) -> str:
     """The Markdown summary: one row per app, then the goals."""
     header = ["app", "cold build s", "warm rebuild s", "code-change rebuild s",
-              "pyyaml added s", "artifact MB",
+              f"{ADDED_DEPENDENCY} added s (its install)", "cold peak RSS MB", "artifact MB",
               "cold = warm bytes", "floor s (install + tar/deflate)", "cold ÷ floor",
               f"reference {REFERENCE_VERSION} cold s / warm s"]
     goals = ["**goal**", f"≤ {GOALS['cold_over_floor']} x floor", f"≤ {GOALS['no_change_s']}",
-             f"≤ {GOALS['code_change_s']}", "≤ its install + 1",
+             f"≤ {GOALS['code_change_s']}", "≤ its install + 1", "≤ 300",
              f"embeddings-app < {GOALS['embeddings_app_mb']:.0f}",
-             "yes", "", f"≤ {GOALS['cold_over_floor']}", ""]
+             "yes", "", f"≤ {GOALS['cold_over_floor']}", "≥ 15 x flashbuild's cold"]
     rows = [[text.replace("|", "\\|") for text in table_row(result, with_reference)]
             for result in results]
     lines = [header, ["---"] * len(header), *rows, goals]
