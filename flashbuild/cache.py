@@ -33,7 +33,7 @@ from ._util.records_json import from_data, to_data
 from .config.environment import CACHE_ENV
 from .errors import FlashBuildError, PackagingError, UsageError
 
-ENTRY_FORMAT = 3
+ENTRY_FORMAT = 4
 PART_FILE = "deps.tar.gz"
 ENTRY_FILE = "entry.json"
 IN_USE_LOCK = "locks/in-use.lock"

@@ -35,7 +35,7 @@ from ..artifact.write import HashingSink, Part
 from .records import InstalledDist
 
 SEGMENTS = "segments"
-_FORMAT = 1
+_FORMAT = 2  # 2: RECORD lists only what ships
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
