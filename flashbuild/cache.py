@@ -37,6 +37,8 @@ ENTRY_FORMAT = 4
 PART_FILE = "deps.tar.gz"
 ENTRY_FILE = "entry.json"
 IN_USE_LOCK = "locks/in-use.lock"
+# The folders of cached results: what `flash cache info` counts and `clear` removes.
+_CONTENTS = ("entries", "segments", "units", "scan", "checks", "preview")
 
 Item = TypeVar("Item")
 
@@ -222,7 +224,7 @@ class DependencyCache:
         """Dependency entries, and the bytes of everything cached (scan results too)."""
         entries = list((self.root / "entries").glob("*/*")) if self.root.is_dir() else []
         size = 0
-        for name in ("entries", "segments", "units", "scan", "checks", "preview"):
+        for name in _CONTENTS:
             for path in (self.root / name).rglob("*"):
                 with contextlib.suppress(OSError):
                     size += path.stat().st_size if path.is_file() else 0
@@ -247,8 +249,7 @@ class DependencyCache:
         try:
             with file_lock(self.root / IN_USE_LOCK, wait=wait):
                 before = self.info()
-                for name in ("entries", "segments", "units", "staging", "scan", "checks",
-                             "preview"):
+                for name in (*_CONTENTS, "staging"):
                     shutil.rmtree(self.root / name, ignore_errors=True)
                 return before
         except BlockingIOError:

@@ -8,6 +8,7 @@ import contextlib
 import errno
 import hashlib
 import os
+import re
 import secrets
 import shutil
 import stat
@@ -15,7 +16,7 @@ import tarfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypeGuard
 
 from ..errors import PackagingError
 
@@ -26,6 +27,14 @@ except ImportError:  # pragma: no cover
 
 COPY_CHUNK = 1 << 20
 STALE_SECONDS = 24 * 3600  # a staging directory this old belongs to a build that died
+
+
+_SHA256_HEX = re.compile(r"[0-9a-f]{64}")
+
+
+def is_sha256_hex(value: object) -> TypeGuard[str]:
+    """Whether ``value`` is a sha256 digest as ``hexdigest()`` writes it."""
+    return isinstance(value, str) and _SHA256_HEX.fullmatch(value) is not None
 
 
 def file_sha256(path: Path) -> str:

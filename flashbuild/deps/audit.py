@@ -142,11 +142,7 @@ def find_top_level_clashes(
             if name in project_top_levels:
                 installed = next(path for path in dist.files if top_level(path) == name)
                 shown = name + "/" if "/" in installed else installed
-                project_path = project_top_levels[name]
-                reason = f"installs {name!r}, which the project defines in {project_path}"
-                violations.append(
-                    Violation(dist=str(dist), path=shown, reason=reason, kind="clash")
-                )
+                violations.append(_clash(str(dist), shown, name, project_top_levels[name]))
     return violations
 
 
@@ -159,10 +155,13 @@ def find_part_clashes(part_top_levels: Iterable[str],
     for entry in sorted(part_top_levels):
         name = top_level(entry)
         if name is not None and name in project_top_levels:
-            reason = f"installs {name!r}, which the project defines in {project_top_levels[name]}"
-            violations.append(Violation(dist=owners.get(name, ""), path=entry, reason=reason,
-                                        kind="clash"))
+            violations.append(_clash(owners.get(name, ""), entry, name, project_top_levels[name]))
     return violations
+
+
+def _clash(dist: str, shown: str, name: str, project_path: str) -> Violation:
+    reason = f"installs {name!r}, which the project defines in {project_path}"
+    return Violation(dist=dist, path=shown, reason=reason, kind="clash")
 
 
 # --- shared objects ---------------------------------------------------------------
@@ -238,28 +237,22 @@ def audit_install(
     if violations:
         raise InstallAuditError(violations, target)
     removed = remove_install_leftovers(install_dir, listed=owners.keys())
-    removed_by = tuple((dist.name, _removed_of(dist, removed)) for dist in dists)
-    dists = tuple(forget_removed_files(install_dir, dist, removed) for dist in dists)
-    return AuditReport(dists=dists, removed=removed, shared_objects=checked, glibc=glibc,
-                       notes=tuple(notes), removed_by=removed_by)
-
-
-def _removed_of(dist: InstalledDist, removed: Iterable[str]) -> tuple[str, ...]:
-    """What of ``removed`` was ``dist``'s: its files, folders holding them, its dist-info's."""
-    files = set(dist.files)
-    return tuple(path for path in removed
-                 if path in files or path.startswith(dist.dist_info + "/")
-                 or (path.endswith("/") and any(f.startswith(path) for f in dist.files)))
+    forgotten = [forget_removed_files(install_dir, dist, removed) for dist in dists]
+    return AuditReport(dists=tuple(dist for dist, _ in forgotten), removed=removed,
+                       shared_objects=checked, glibc=glibc, notes=tuple(notes),
+                       removed_by=tuple((dist.name, its) for dist, its in forgotten))
 
 
 def forget_removed_files(install_dir: Path, dist: InstalledDist, removed: Iterable[str]
-                         ) -> InstalledDist:
-    """Drop the removed files from ``dist``'s RECORD and return it as it now stands.
+                         ) -> tuple[InstalledDist, tuple[str, ...]]:
+    """Drop the removed files from ``dist``'s RECORD; return it as it now stands, and
+    what of ``removed`` was its (its files, folders holding them, its dist-info's).
 
     Console scripts carry this machine's interpreter in their shebang, so their
     RECORD lines (and hashes) would make the same wheel ship different bytes
     from different machines; a RECORD that lists only what ships stays true.
     """
+    removed = tuple(removed)
     gone = set(removed)
     prefixes = tuple(path for path in gone if path.endswith("/"))
 
@@ -267,15 +260,18 @@ def forget_removed_files(install_dir: Path, dist: InstalledDist, removed: Iterab
         return path in gone or path.startswith(prefixes)
 
     dropped = [path for path in dist.files if is_gone(path)]
-    if not dropped or not dist.has_record:
-        return dist
-    record = install_dir / dist.dist_info / "RECORD"
-    with open(record, newline="", encoding="utf-8", errors="surrogateescape") as handle:
-        lines = handle.read().splitlines(keepends=True)
-    kept = [line for line in lines if not is_gone(_record_path(line))]
-    with open(record, "w", newline="", encoding="utf-8", errors="surrogateescape") as handle:
-        handle.write("".join(kept))
-    return replace(dist, files=tuple(path for path in dist.files if not is_gone(path)))
+    its = {path for path in dropped if path in gone}
+    its |= {prefix for path in dropped for prefix in prefixes if path.startswith(prefix)}
+    its |= {path for path in gone if path.startswith(dist.dist_info + "/")}
+    if dropped and dist.has_record:
+        record = install_dir / dist.dist_info / "RECORD"
+        with open(record, newline="", encoding="utf-8", errors="surrogateescape") as handle:
+            lines = handle.read().splitlines(keepends=True)
+        kept = [line for line in lines if not is_gone(_record_path(line))]
+        with open(record, "w", newline="", encoding="utf-8", errors="surrogateescape") as handle:
+            handle.write("".join(kept))
+        dist = replace(dist, files=tuple(path for path in dist.files if not is_gone(path)))
+    return dist, tuple(path for path in removed if path in its)
 
 
 def _record_path(line: str) -> str:

@@ -67,12 +67,11 @@ class PartBuilder:
         shipped = tuple(_verified(p, files.get(p.name)) for p in selection.shipped)
         keys = self._unit_keys(shipped, files)
         reused = {} if config.cache_dir is None else find_units(config.cache_dir, keys)
-        report = self._install_and_audit(shipped, reused, files)
-        if _overlapping(report, reused):  # a file two wheels install: install them together
+        report, sharing = self._install_and_audit(shipped, reused, files)
+        if sharing & reused.keys():  # a reused wheel shares a file: install them together
             shutil.rmtree(self.install_dir)
-            report = self._install_and_audit(shipped, {}, files)
             reused = {}
-        sharing = {name for names in shared_files(report.dists).values() for name in names}
+            report, sharing = self._install_and_audit(shipped, reused, files)
         keys = {name: key for name, key in keys.items() if name not in sharing}
         written = write_segmented_part(
             self.install_dir, report.dists, part_dir / PART_FILE, cache_dir=config.cache_dir,
@@ -111,7 +110,9 @@ class PartBuilder:
         return {name: key for name, key in keys.items() if key is not None}
 
     def _install_and_audit(self, shipped: tuple[ResolvedPackage, ...], reused: Mapping[str, Unit],
-                           files: Mapping[str, DistributionFile]) -> AuditReport:
+                           files: Mapping[str, DistributionFile]) -> tuple[AuditReport, set[str]]:
+        """Install and audit what is not reused; also the names of the distributions
+        (reused ones included) that install a file another one installs."""
         config = self.config
         project_top_levels = top_level_names(f.path for f in self.files.files)
         clashes = find_top_level_clashes((u.dist for u in reused.values()), project_top_levels)
@@ -123,16 +124,18 @@ class PartBuilder:
         if missing:
             install_pins(missing, self.settings, self.install_dir)
         report = audit_install(self.install_dir, config.target, project_top_levels, wheel_files)
-        shared = shared_files(report.dists).values()
+        shared = shared_files([*report.dists, *(u.dist for u in reused.values())]).values()
+        sharing = {name for names in shared for name in names}
         later = sorted({name for names in shared for name in names[1:]})
-        if not later:
-            return report
+        if not later or sharing & reused.keys():  # nothing to settle, or the caller starts over
+            return report, sharing
         # uv writes wheels side by side, so a file two of them install holds either's
         # bytes; installing the later ones again, in name order, makes the last one's win.
         for name in later:
             install_pins(tuple(p for p in missing if p.name == name), self.settings,
                          self.install_dir, reinstall=True)
-        return audit_install(self.install_dir, config.target, project_top_levels, wheel_files)
+        return (audit_install(self.install_dir, config.target, project_top_levels, wheel_files),
+                sharing)
 
     def _facts(self, report: AuditReport, files: Mapping[str, DistributionFile]
                ) -> dict[str, DistFacts]:
@@ -192,16 +195,6 @@ def shared_files(dists: Iterable[InstalledDist]) -> dict[str, list[str]]:
         for path in dist.files:
             claims.setdefault(path, []).append(dist.name)
     return {path: names for path, names in claims.items() if len(names) > 1}
-
-
-def _overlapping(report: AuditReport, reused: Mapping[str, Unit]) -> bool:
-    """Whether a reused distribution claims a file another distribution claims."""
-    seen = {path for dist in report.dists for path in dist.files}
-    for unit in reused.values():
-        if not seen.isdisjoint(unit.dist.files):
-            return True
-        seen.update(unit.dist.files)
-    return False
 
 
 def pinned_resolution(config: BuildConfig, inputs: DependencyInputs, lock: Lock | None,

@@ -18,7 +18,6 @@ import contextlib
 import hashlib
 import json
 import os
-import re
 import shutil
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
@@ -26,7 +25,13 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from .. import __version__
-from .._util.files import atomic_file, atomic_write_bytes, collected_sha256, file_sha256
+from .._util.files import (
+    atomic_file,
+    atomic_write_bytes,
+    collected_sha256,
+    file_sha256,
+    is_sha256_hex,
+)
 from ..artifact.deflate import engine_label
 from ..artifact.members import ArchiveMember, Entry, plan_entries
 from ..artifact.parallel_gzip import ParallelGzipWriter
@@ -36,7 +41,6 @@ from .records import InstalledDist
 
 SEGMENTS = "segments"
 _FORMAT = 2  # 2: RECORD lists only what ships
-_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 class Compression:
@@ -51,11 +55,19 @@ class Compression:
 
 @dataclass(frozen=True, kw_only=True)
 class StoredSegment:
-    """A compressed segment in the cache: its file and what its record says of it."""
+    """A compressed segment in the cache: its key, its file and what its record says of it."""
 
+    key: str
     path: Path
     sha256: str
     size: int
+
+
+def segment_path(cache_dir: Path, key: str) -> Path:
+    """Where the segment stored under ``key`` lives (its record beside it, ``.json``)."""
+    if not is_sha256_hex(key):
+        raise ValueError(f"not a segment key: {key!r}")
+    return cache_dir / SEGMENTS / key[:2] / f"{key}.gz"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -172,12 +184,13 @@ def _size(group: list[Entry]) -> int:
 def _cached_segment(group: list[Entry], compression: Compression, cache_dir: Path, key: str
                     ) -> StoredSegment:
     """The cached segment of ``group`` under ``key``, compressed first if missing or damaged."""
-    stored = cache_dir / SEGMENTS / key[:2] / f"{key}.gz"
+    stored = segment_path(cache_dir, key)
     record = stored.with_suffix(".json")
     with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
         expected = json.loads(record.read_bytes())["sha256"]
-        if _SHA256.fullmatch(expected) and collected_sha256(stored, None) == expected:
-            return StoredSegment(path=stored, sha256=expected, size=stored.stat().st_size)
+        if is_sha256_hex(expected) and collected_sha256(stored, None) == expected:
+            return StoredSegment(key=key, path=stored, sha256=expected,
+                                 size=stored.stat().st_size)
     for damaged in (stored, record):  # whatever is there instead (a folder, a link) goes
         if damaged.is_dir() and not damaged.is_symlink():
             shutil.rmtree(damaged, ignore_errors=True)
@@ -186,7 +199,7 @@ def _cached_segment(group: list[Entry], compression: Compression, cache_dir: Pat
         _compress(group, compression, written, final=False)
     atomic_write_bytes(record, json.dumps({"sha256": written.hexdigest(),
                                            "entries": len(group)}).encode(), durable=False)
-    return StoredSegment(path=stored, sha256=written.hexdigest(), size=written.size)
+    return StoredSegment(key=key, path=stored, sha256=written.hexdigest(), size=written.size)
 
 
 def _key(group: list[Entry], compression: Compression) -> str:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -30,11 +29,10 @@ from .._util.files import atomic_write_bytes, collected_sha256
 from ..artifact.members import ArchiveMember
 from ..records import Target
 from .records import DistributionFile, InstalledDist, ResolvedPackage
-from .segments import SEGMENTS, StoredSegment
+from .segments import StoredSegment, segment_path
 
 UNITS = "units"
 _FORMAT = 1
-_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -97,7 +95,7 @@ def store_units(cache_dir: Path, units: Iterable[Unit]) -> None:
                            durable=False)
 
 
-def placeholder_members(members: Iterable[tuple[str, bool, str | None]]
+def _placeholder_members(members: Iterable[tuple[str, bool, str | None]]
                         ) -> tuple[ArchiveMember, ...]:
     """Archive members that stand for a unit's files when planning the part's entries."""
     return tuple(ArchiveMember(name=name, link_target=link)
@@ -115,13 +113,14 @@ def _read_unit(cache_dir: Path, key: str) -> Unit | None:
         if data["format"] != _FORMAT:
             return None
         segment = data["segment"]
-        stored = StoredSegment(path=_segment_path(cache_dir, str(segment["key"])),
+        key_of_segment = str(segment["key"])
+        stored = StoredSegment(key=key_of_segment, path=segment_path(cache_dir, key_of_segment),
                                sha256=str(segment["sha256"]), size=int(segment["size"]))
         if collected_sha256(stored.path, None) != stored.sha256:
             return None
         return Unit(
             key=key, dist=_dist_from_json(data["dist"]),
-            members=placeholder_members((str(n), bool(e), None if link is None else str(link))
+            members=_placeholder_members((str(n), bool(e), None if link is None else str(link))
                                         for n, e, link in data["members"]),
             segment=stored, facts=DistFacts(
                 unpacked=int(data["unpacked"]),
@@ -129,12 +128,6 @@ def _read_unit(cache_dir: Path, key: str) -> Unit | None:
                 import_names=tuple(map(str, data["import_names"])),
                 removed=tuple(map(str, data["removed"])), notes=tuple(map(str, data["notes"]))))
     return None
-
-
-def _segment_path(cache_dir: Path, key: str) -> Path:
-    if not _SHA256.fullmatch(key):
-        raise ValueError("not a segment key")
-    return cache_dir / SEGMENTS / key[:2] / f"{key}.gz"
 
 
 def _to_json(unit: Unit) -> dict[str, Any]:
@@ -146,8 +139,7 @@ def _to_json(unit: Unit) -> dict[str, Any]:
                  "top_levels": list(dist.top_levels), "has_wheel_file": dist.has_wheel_file,
                  "has_record": dist.has_record},
         "members": [[m.name, m.executable, m.link_target] for m in unit.members],
-        "segment": {"key": segment.path.name.removesuffix(".gz"), "sha256": segment.sha256,
-                    "size": segment.size},
+        "segment": {"key": segment.key, "sha256": segment.sha256, "size": segment.size},
         "unpacked": facts.unpacked, "wheel": facts.wheel,
         "import_names": list(facts.import_names), "removed": list(facts.removed),
         "notes": list(facts.notes),

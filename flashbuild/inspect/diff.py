@@ -42,10 +42,10 @@ never values. ENTRY is an exclusion without its name (``version``,
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable
 from typing import Any
 
+from .._util.files import is_sha256_hex
 from .json_diff import ENV_FIELD, diff_values, is_env_path
 from .load import dependencies_of, packages_of
 from .show import route_label, terminal_safe
@@ -56,7 +56,6 @@ Json = dict[str, Any]  # a JSON object: manifests, changes and the diff document
 _STATUSES = {"created": "created", "removed": "removed", "updated": "updated",
              "code_changed": "code changed", "env_only": "env only", "unchanged": "unchanged"}
 _LABEL_WIDTH = max(map(len, _STATUSES.values()))
-_SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 def diff_manifests(old: Json, new: Json) -> Json:
@@ -190,6 +189,6 @@ def _old_to_new(change: Json) -> str:
 
 def _value(value: object) -> str:
     """JSON, except that sha256 digests are cut to 12 digits as git does."""
-    if isinstance(value, str) and _SHA256.fullmatch(value):
+    if is_sha256_hex(value):
         return value[:12]
     return json.dumps(value, ensure_ascii=False, sort_keys=True)

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .. import __version__
-from .._util.files import atomic_write_bytes
+from .._util.files import atomic_write_bytes, is_sha256_hex
 from ..cache import cached_tuple
 from ..errors import FlashBuildError, SourceCodeError, SourceLocation
 from ..records import FunctionDecl, ProjectFiles, ScannedFile, ScannedModule, ScanResult
@@ -46,7 +46,6 @@ if TYPE_CHECKING:
 
 _CACHE_FORMAT = 4
 _PYTHON = "{}.{}".format(*sys.version_info[:2])  # what compiles depends on the parser
-_SHA256 = re.compile(r"[0-9a-f]{64}")
 _WORD = re.compile(rb"\w+")
 
 
@@ -168,8 +167,7 @@ class _CompiledRecord:
         self.path = cache_dir / "scan" / f"compiles-{key.hexdigest()}.json"
         with contextlib.suppress(OSError, ValueError):
             data = json.loads(self.path.read_bytes())
-            if isinstance(data, list) and all(isinstance(d, str) and _SHA256.fullmatch(d)
-                                               for d in data):
+            if isinstance(data, list) and all(is_sha256_hex(d) for d in data):
                 self.known = frozenset(data)
 
     def save(self, digests: set[str]) -> None:
