@@ -49,6 +49,7 @@ project does not load the parser.
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
@@ -85,9 +86,10 @@ def source_findings(
     shipped = frozenset(file.path for file in files.files)
     digest = hashlib.sha256(f"{__version__}\0".encode())
     for path in sorted(sources):
-        digest.update(f"{path}\0".encode() + hashlib.sha256(sources[path]).digest())
-    digest.update("\0".join(sorted(shipped)).encode() + b"\1"
-                  + "\0".join(sorted(project_paths)).encode())
+        digest.update(os.fsencode(f"{path}\0") + hashlib.sha256(sources[path]).digest())
+    # Names as the file system has them: a name need not be UTF-8.
+    digest.update(os.fsencode("\0".join(sorted(shipped))) + b"\1"
+                  + os.fsencode("\0".join(sorted(project_paths))))
     entry = cache_dir / "checks" / f"{digest.hexdigest()}.json" if cache_dir else None
     (report,) = cached_tuple(entry, SourceReport, lambda: (check_sources(
         sources, plan, shipped_paths=shipped, project_paths=project_paths),))

@@ -84,6 +84,16 @@ def project_name(pyproject: dict[str, Any], project_dir: Path) -> str:
     name = pyproject.get("project", {}).get("name")
     if isinstance(name, str) and name.strip():
         return name.strip()
+    try:
+        project_dir.name.encode("utf-8")
+    except UnicodeEncodeError:  # the manifest is JSON in UTF-8
+        raise UsageError(
+            f"the project's folder name {project_dir.name!r} is not valid UTF-8, and the "
+            "project is named after it.",
+            location=SourceLocation(path=PYPROJECT),
+            hint="Name the project in pyproject.toml ([project] name = \"...\"), or rename "
+                 "the folder.",
+        ) from None
     return project_dir.name
 
 

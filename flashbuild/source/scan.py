@@ -19,6 +19,7 @@ import difflib
 import functools
 import hashlib
 import json
+import os
 import re
 import sys
 from collections.abc import Mapping
@@ -163,7 +164,7 @@ class _CompiledRecord:
         self.known: frozenset[str] = frozenset()
         if cache_dir is None:
             return
-        key = hashlib.sha256(f"{_CACHE_FORMAT}\0{__version__}\0{_PYTHON}\0{root}".encode())
+        key = hashlib.sha256(os.fsencode(f"{_CACHE_FORMAT}\0{__version__}\0{_PYTHON}\0{root}"))
         self.path = cache_dir / "scan" / f"compiles-{key.hexdigest()}.json"
         with contextlib.suppress(OSError, ValueError):
             data = json.loads(self.path.read_bytes())

@@ -25,7 +25,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from hypothesis import event, given, settings
+from hypothesis import event, example, given, settings
 from hypothesis import strategies as st
 
 from flashbuild.cli.main import main
@@ -337,9 +337,12 @@ hostile = settings(max_examples=settings().max_examples * 4)
 hostile_dependencies = settings(max_examples=max(5, settings().max_examples // 3))
 
 
-
 @hostile
 @given(tree=projects)
+# Found by this property: a non-UTF-8 name among the project's Python files (ignored
+# ones too) was encoded as UTF-8 into the checks' cache key.
+@example(tree={"files": {}, "special": {"app/_\udcff.py": "link-out"}, "gitignore": None,
+               "flashignore": "**/", "pyproject": None})
 def test_a_hostile_project_tree_builds_or_is_refused_cleanly(tree):
     with workspace() as (project, outside):
         (project / "app.py").write_text(ENDPOINT)
@@ -452,3 +455,15 @@ def _damage_one(cache: Path, kind: str, chooser: random.Random, outside: Path) -
         path.unlink()
         path.mkdir()
     assert not (outside / "ran").exists()
+
+
+def test_a_project_folder_whose_name_is_not_utf8_needs_a_project_name(tmp_path):
+    project = Path(os.fsdecode(os.fsencode(tmp_path) + b"/app-\xff"))
+    project.mkdir()
+    (project / "app.py").write_text(ENDPOINT)
+    code, err = run_flash(["build", "--no-deps", "-q", str(project)])
+    assert code == 2 and "folder name 'app-\\udcff' is not valid UTF-8" in err, err
+    assert "[project] name" in err
+    (project / "pyproject.toml").write_text('[project]\nname = "app"\n')
+    code, err = run_flash(["build", "--no-deps", "-q", str(project)])
+    assert code == 0, err
