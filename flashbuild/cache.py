@@ -3,14 +3,15 @@
 An entry is keyed by everything that decides the dependency part of an
 artifact: the declared requirements (or the lock), target Python and
 platform, exclusions, the image table, index options, archive settings and
-the flashbuild version. It holds the compressed part (``deps.tar.gz``) and
-``entry.json`` (what was installed and left out, sizes, and the part's
-sha256). A hit skips resolution, download, install and compression.
+the flashbuild version. It holds ``entry.json``: what was installed and left
+out, sizes, and the pieces of the compressed part (segments in ``segments/``,
+each with its sha256). A hit skips resolution, download, install and
+compression.
 
 Safety: entries are built in a private staging directory and renamed into
 place whole, so a killed build leaves no partial entry; builders of the same
 key take a file lock, so the second waits and then reuses the first's entry;
-every part is checked against its recorded sha256 before use, and a corrupt
+every piece is checked against its recorded sha256 before use, and a corrupt
 entry is removed and rebuilt, never shipped.
 """
 
@@ -28,13 +29,12 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from . import __version__
-from ._util.files import atomic_write_bytes, file_lock, file_sha256, staging_directory
+from ._util.files import atomic_write_bytes, file_lock, staging_directory
 from ._util.records_json import from_data, to_data
 from .config.environment import CACHE_ENV
 from .errors import FlashBuildError, PackagingError, UsageError
 
-ENTRY_FORMAT = 4
-PART_FILE = "deps.tar.gz"
+ENTRY_FORMAT = 5
 ENTRY_FILE = "entry.json"
 IN_USE_LOCK = "locks/in-use.lock"
 # The folders of cached results: what `flash cache info` counts and `clear` removes.
@@ -134,10 +134,6 @@ class CacheEntry:
     directory: Path
     data: dict[str, Any]  # entry.json
 
-    @property
-    def part_path(self) -> Path:
-        return self.directory / PART_FILE
-
 
 @dataclass(frozen=True, kw_only=True)
 class CacheInfo:
@@ -156,12 +152,13 @@ class DependencyCache:
     def _entry_dir(self, key: str) -> Path:
         return self.root / "entries" / key[:2] / key
 
-    def lookup(self, key: str, check: Callable[[dict[str, Any], Path], object] | None = None
+    def lookup(self, key: str, check: Callable[[dict[str, Any]], object] | None = None
                ) -> CacheEntry | None:
         """The entry for ``key`` if present and intact; a damaged one is removed.
 
-        ``check(data, part_path)`` reads the entry as its user will; if it raises,
-        the entry is damaged: a miss, removed, and reported in ``rebuilt_corrupt``.
+        ``check(data)`` reads the entry as its user will, and checks what it names;
+        if it raises, the entry is damaged: a miss, removed, and reported in
+        ``rebuilt_corrupt``.
         """
         directory = self._entry_dir(key)
         if not directory.is_dir():
@@ -172,11 +169,9 @@ class DependencyCache:
                 isinstance(data, dict)
                 and data.get("format") == ENTRY_FORMAT
                 and data.get("key") == key
-                and (directory / PART_FILE).stat().st_size == data["part"]["size"]
-                and file_sha256(directory / PART_FILE) == data["part"]["sha256"]
             )
             if intact and check is not None:
-                check(data, directory / PART_FILE)
+                check(data)
         except (OSError, ValueError, KeyError, TypeError, AttributeError, FlashBuildError):
             intact = False
         if not intact:

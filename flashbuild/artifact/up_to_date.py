@@ -3,7 +3,7 @@
 After each write, a stamp records a digest of everything the artifact's bytes
 depend on (the manifest, which covers the project files' paths and contents
 through ``source_fingerprint``; file modes and link targets; the generated
-files; the dependency part's sha256; mtime, the deflate engine, its version and
+files; the dependency part's digest; mtime, the deflate engine, its version and
 level, and the flashbuild version) and the artifact's size and sha256. The next build with
 the same inputs uses the artifact on disk only after hashing it and finding
 the recorded sha256: a stamp never vouches for bytes it has not checked.
@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import os
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -38,14 +39,14 @@ def inputs_digest(members: Iterable[ArchiveMember], *, tail: Part | None, mtime:
         described.append([member.name, member.executable, member.link_target, content])
     document = {"flashbuild": __version__, "members": described, "mtime": mtime,
                 "level": level, "engine": engine_label(engine),
-                "tail": tail.sha256 if tail is not None else None,
+                "tail": tail.digest if tail is not None else None,
                 "manifest": hashlib.sha256(manifest).hexdigest()}
     return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
 
 
 def stamp_path(flash_dir: Path, output: Path) -> Path:
     """Where the stamp of the artifact at ``output`` lives."""
-    name = hashlib.sha256(str(output).encode()).hexdigest()[:32]
+    name = hashlib.sha256(os.fsencode(output)).hexdigest()[:32]
     return flash_dir / STAMPS / f"{name}.json"
 
 

@@ -24,37 +24,38 @@ from .tar import copy_part, write_tar_part
 
 
 @dataclass(frozen=True, kw_only=True)
-class Part:
-    """A compressed archive part on disk: one gzip member of tar entries."""
+class Piece:
+    """A file of gzip members, as its writer recorded it."""
 
     path: Path
-    size: int
     sha256: str
+    size: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class Part:
+    """A compressed archive part: its pieces, whose bytes joined in order are the part
+    (gzip members and tar entries concatenate), and the tar entries they hold."""
+
+    pieces: tuple[Piece, ...]
     entries: int
     top_levels: tuple[str, ...]  # first path components of its entries, sorted
 
+    @property
+    def size(self) -> int:
+        return sum(piece.size for piece in self.pieces)
 
-def write_part(
-    members: Iterable[ArchiveMember],
-    output: Path,
-    *,
-    mtime: int,
-    compresslevel: int = 6,
-    threads: int | None = None,
-    engine: str = DEFAULT_ENGINE,
-) -> Part:
-    """Write ``members`` as a final (end-of-archive) part to ``output``, atomically."""
-    _check_mtime(mtime)
-    entries = plan_entries(members)
-    sink = _write_gzip(entries, output, mtime=mtime, compresslevel=compresslevel, threads=threads,
-                       engine=engine)
-    return Part(
-        path=output,
-        size=sink.size,
-        sha256=sink.hexdigest(),
-        entries=len(entries),
-        top_levels=tuple(sorted(_top_levels(entries))),
-    )
+    @property
+    def digest(self) -> str:
+        """sha256 over the pieces' sha256s: names the part's bytes without reading them."""
+        return hashlib.sha256(" ".join(p.sha256 for p in self.pieces).encode()).hexdigest()
+
+
+def join_part(part: Part, output: Path) -> None:
+    """Write ``part``'s pieces, joined, to ``output``: a ``.tar.gz`` if it ends the archive."""
+    with atomic_file(output, durable=False) as file:
+        for piece in part.pieces:
+            copy_part(piece.path, file)
 
 
 def write_artifact(
@@ -114,7 +115,8 @@ def _write_gzip(
         with ParallelGzipWriter(sink, level=compresslevel, threads=threads, engine=engine) as gz:
             write_tar_part(entries, gz, mtime=mtime, final=tail is None)
         if tail is not None:
-            copy_part(tail.path, sink)
+            for piece in tail.pieces:
+                copy_part(piece.path, sink)
     return sink
 
 

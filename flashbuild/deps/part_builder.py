@@ -16,7 +16,6 @@ from pathlib import Path
 
 from .._util.processes import CommandListener
 from .._util.units import human
-from ..cache import PART_FILE
 from ..config.build_config import BuildConfig
 from ..records import BuildWarning, ProjectFiles, RenderedFile
 from .audit import InstallAuditError, audit_install, find_top_level_clashes
@@ -59,7 +58,8 @@ class PartBuilder:
             threads=config.threads, engine=config.compression_engine)
 
     def build(self, part_dir: Path) -> InstalledDependencies:
-        """Install into the build directory and write the compressed part into ``part_dir``."""
+        """Install into the build directory; the part is cached segments, or without a
+        cache a file in ``part_dir``."""
         config = self.config
         resolution = pinned_resolution(config, self.inputs, self.lock, self.settings)
         selection = select_packages(resolution, self.inputs, config.images, config.exclude)
@@ -74,7 +74,7 @@ class PartBuilder:
             report, sharing = self._install_and_audit(shipped, reused, files)
         keys = {name: key for name, key in keys.items() if name not in sharing}
         written = write_segmented_part(
-            self.install_dir, report.dists, part_dir / PART_FILE, cache_dir=config.cache_dir,
+            self.install_dir, report.dists, part_dir / "deps.tar.gz", cache_dir=config.cache_dir,
             compression=self.compression, known_keys=keys,
             reused=[ReusedDist(dist=u.dist, members=u.members, segment=u.segment)
                     for u in reused.values()])

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from ..artifact.write import Part
+from ..artifact.write import Part, Piece
 from ..errors import SourceLocation
 from ..records import BuildWarning, RenderedFile
 
@@ -289,7 +290,8 @@ class DryRunReport:
 
 @dataclass(frozen=True, kw_only=True)
 class CachedDependencies:
-    """What a dependency cache entry records beside its compressed part (``entry.json``)."""
+    """What a dependency cache entry records (``entry.json``); its part's pieces are
+    segments in the cache."""
 
     lock: str  # the resolution, as flash.lock text
     from_lock: bool
@@ -300,13 +302,14 @@ class CachedDependencies:
     notes: tuple[str, ...]  # the audit's notes, repeated on every build that uses the entry
 
     def to_json(self) -> dict[str, Any]:
-        """JSON data; the part's path is the entry's business, not recorded."""
+        """JSON data; each piece of the part by its segment key (its file's stem)."""
         part = self.part
         return {
             "lock": self.lock,
             "from_lock": self.from_lock,
-            "part": {"size": part.size, "sha256": part.sha256, "entries": part.entries,
-                     "top_levels": list(part.top_levels)},
+            "part": {"pieces": [[piece.path.stem, piece.sha256, piece.size]
+                                for piece in part.pieces],
+                     "entries": part.entries, "top_levels": list(part.top_levels)},
             "sizes": [[s.name, s.version, s.wheel, s.unpacked] for s in self.sizes],
             "removed": list(self.removed),
             "import_names": {name: list(names) for name, names in self.import_names},
@@ -314,14 +317,18 @@ class CachedDependencies:
         }
 
     @classmethod
-    def from_json(cls, data: dict[str, Any], part_path: Path) -> CachedDependencies:
-        """Read :meth:`to_json` data; raises KeyError, TypeError or ValueError if damaged."""
+    def from_json(cls, data: dict[str, Any], locate: Callable[[str], Path]
+                  ) -> CachedDependencies:
+        """Read :meth:`to_json` data, finding each piece with ``locate(key)``; raises
+        KeyError, TypeError or ValueError if damaged."""
         part = data["part"]
+        pieces = tuple(Piece(path=locate(str(key)), sha256=str(sha256), size=int(size))
+                       for key, sha256, size in part["pieces"])
         return cls(
             lock=str(data["lock"]),
             from_lock=bool(data["from_lock"]),
-            part=Part(path=part_path, size=int(part["size"]), sha256=str(part["sha256"]),
-                      entries=int(part["entries"]), top_levels=tuple(part["top_levels"])),
+            part=Part(pieces=pieces, entries=int(part["entries"]),
+                      top_levels=tuple(part["top_levels"])),
             sizes=tuple(PackageSize(name=n, version=v, wheel=w, unpacked=u)
                         for n, v, w, u in data["sizes"]),
             removed=tuple(data["removed"]),

@@ -35,8 +35,8 @@ from .._util.files import (
 from ..artifact.deflate import engine_label
 from ..artifact.members import ArchiveMember, Entry, plan_entries
 from ..artifact.parallel_gzip import ParallelGzipWriter
-from ..artifact.tar import copy_part, write_tar_part
-from ..artifact.write import HashingSink, Part
+from ..artifact.tar import write_tar_part
+from ..artifact.write import HashingSink, Part, Piece
 from .records import InstalledDist
 
 SEGMENTS = "segments"
@@ -54,13 +54,10 @@ class Compression:
 
 
 @dataclass(frozen=True, kw_only=True)
-class StoredSegment:
-    """A compressed segment in the cache: its key, its file and what its record says of it."""
+class StoredSegment(Piece):
+    """A compressed segment in the cache: a piece of parts, found by its key."""
 
     key: str
-    path: Path
-    sha256: str
-    size: int
 
 
 def segment_path(cache_dir: Path, key: str) -> Path:
@@ -91,46 +88,56 @@ def write_segmented_part(install_dir: Path, dists: Iterable[InstalledDist], outp
                          compression: Compression, cache_dir: Path | None,
                          reused: Sequence[ReusedDist] = (),
                          known_keys: Mapping[str, str] | None = None) -> SegmentedPart:
-    """Write the dependency part of ``install_dir`` and ``reused`` to ``output``.
+    """The dependency part of ``install_dir`` and ``reused``.
 
-    Segments come from the cache (``cache_dir``) or are compressed; without a
-    cache everything is compressed straight into ``output``. The caller makes
-    sure no reused distribution claims a file another one claims.
-    ``known_keys`` names distributions whose segment is decided by another key
-    (the wheel they came from), so their files need not be hashed to find it.
+    With a cache (``cache_dir``) the part is the cached segments themselves, found
+    or compressed now, and nothing is written to ``output``; without one,
+    everything is compressed straight into ``output``. The caller makes sure no
+    reused distribution claims a file another one claims. ``known_keys`` names
+    distributions whose segment is decided by another key (the wheel they came
+    from), so their files need not be hashed to find it.
     """
     from ..artifact.members import members_from_directory
 
     members = [*members_from_directory(install_dir), *(m for r in reused for m in r.members)]
     entries = plan_entries(members)  # checks every member first
     groups = _groups(entries, [*dists, *(r.dist for r in reused)])
+    top_levels = tuple(sorted({name.split("/")[0] for name, _ in entries}))
+    if cache_dir is None:
+        with atomic_file(output) as file:
+            out = HashingSink(file, output)
+            for _, group in groups:
+                _compress(group, compression, out, final=False)
+            _compress([], compression, out, final=True)  # the two zero blocks that end a tar
+        piece = Piece(path=output, sha256=out.hexdigest(), size=out.size)
+        return SegmentedPart(part=Part(pieces=(piece,), entries=len(entries),
+                                       top_levels=top_levels), segments={}, unclaimed=False)
     kept = {r.dist.name: r.segment for r in reused}
     fresh = [group for group in groups if group[0] not in kept]
-    stored = {} if cache_dir is None else _cached_segments(fresh, compression, cache_dir,
-                                                           known_keys or {})
-    with atomic_file(output) as file:
-        out = HashingSink(file, output)
-        for owner, group in groups:
-            segment = kept.get(owner) or stored.get(owner)
-            if segment is None:
-                _compress(group, compression, out, final=False)
-            else:
-                copy_part(segment.path, out)
-        _compress([], compression, out, final=True)  # the two zero blocks that end a tar
-    top_levels = {name.split("/")[0] for name, _ in entries}
-    part = Part(path=output, size=out.size, sha256=out.hexdigest(), entries=len(entries),
-                top_levels=tuple(sorted(top_levels)))
+    stored = _cached_segments([*fresh, (_END, [])], compression, cache_dir, known_keys or {})
+    pieces = tuple(kept.get(owner) or stored[owner] for owner, _ in [*groups, (_END, [])])
     by_owner = dict(fresh)
     return SegmentedPart(
-        part=part,
+        part=Part(pieces=pieces, entries=len(entries), top_levels=top_levels),
         segments={owner: (segment, tuple(m for _, m in by_owner[owner] if m is not None))
                   for owner, segment in stored.items() if owner not in _NOT_DISTRIBUTIONS},
         unclaimed=UNCLAIMED in by_owner)
 
 
-_DIRECTORIES, UNCLAIMED = "/", ""  # owners of the groups that are not a distribution's
-_NOT_DISTRIBUTIONS = (_DIRECTORIES, UNCLAIMED)
+# Owners of the groups that are not a distribution's; the last one ends the tar.
+_DIRECTORIES, UNCLAIMED, _END = "/", "", "//"
+_NOT_DISTRIBUTIONS = (_DIRECTORIES, UNCLAIMED, _END)
 Group = tuple[str, list[Entry]]  # (owner, entries)
+
+
+def check_pieces(part: Part) -> None:
+    """Raise ValueError unless every piece of ``part`` is a regular file (no link followed)
+    of its recorded sha256. Pieces are hashed side by side (hashing releases the GIL)."""
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        found = list(pool.map(lambda piece: collected_sha256(piece.path, None), part.pieces))
+    for piece, sha256 in zip(part.pieces, found, strict=True):
+        if sha256 != piece.sha256:
+            raise ValueError(f"{piece.path} is not what its record says")
 
 
 def _groups(entries: list[Entry], dists: Iterable[InstalledDist]) -> list[Group]:
@@ -161,7 +168,7 @@ def _cached_segments(groups: list[Group], compression: Compression, cache_dir: P
         shared = Compression(mtime=compression.mtime, level=compression.level, threads=threads,
                              engine=compression.engine, executor=blocks)
         stored = feeders.map(lambda group: _cached_segment(
-            group[1], shared, cache_dir, _segment_key(group, known_keys, compression)), by_size)
+            group, shared, cache_dir, _segment_key(group, known_keys, compression)), by_size)
         return dict(zip((owner for owner, _ in by_size), stored, strict=True))
 
 
@@ -169,7 +176,7 @@ def _segment_key(group: Group, known_keys: Mapping[str, str], compression: Compr
     owner, entries = group
     if owner in known_keys:
         return hashlib.sha256(f"segment of {known_keys[owner]}".encode()).hexdigest()
-    return _key(entries, compression)
+    return _key(entries, compression, final=owner == _END)
 
 
 def _size(group: list[Entry]) -> int:
@@ -181,9 +188,10 @@ def _size(group: list[Entry]) -> int:
     return total
 
 
-def _cached_segment(group: list[Entry], compression: Compression, cache_dir: Path, key: str
+def _cached_segment(owned: Group, compression: Compression, cache_dir: Path, key: str
                     ) -> StoredSegment:
-    """The cached segment of ``group`` under ``key``, compressed first if missing or damaged."""
+    """The cached segment of a group under ``key``, compressed first if missing or damaged."""
+    owner, group = owned
     stored = segment_path(cache_dir, key)
     record = stored.with_suffix(".json")
     with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
@@ -196,18 +204,18 @@ def _cached_segment(group: list[Entry], compression: Compression, cache_dir: Pat
             shutil.rmtree(damaged, ignore_errors=True)
     with atomic_file(stored, durable=False) as file:
         written = HashingSink(file, stored)
-        _compress(group, compression, written, final=False)
+        _compress(group, compression, written, final=owner == _END)
     atomic_write_bytes(record, json.dumps({"sha256": written.hexdigest(),
                                            "entries": len(group)}).encode(), durable=False)
     return StoredSegment(key=key, path=stored, sha256=written.hexdigest(), size=written.size)
 
 
-def _key(group: list[Entry], compression: Compression) -> str:
+def _key(group: list[Entry], compression: Compression, *, final: bool) -> str:
     described = [[name, member.executable, member.link_target,
                   file_sha256(member.source) if member.source is not None else None]
                  if member is not None else [name] for name, member in group]
     document = {"format": _FORMAT, "flashbuild": __version__,
-                "compression": compression.label, "entries": described}
+                "compression": compression.label, "entries": described, "final": final}
     return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
 
 

@@ -9,6 +9,7 @@ cached by everything that decides it (:mod:`flashbuild.cache`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,8 @@ from .._util.files import atomic_write_bytes, safe_extract
 from .._util.processes import CommandListener
 from .._util.units import human
 from ..artifact.deflate import engine_label
-from ..cache import CacheEntry, DependencyCache, cache_key
+from ..artifact.write import join_part
+from ..cache import DependencyCache, cache_key
 from ..config.build_config import BuildConfig
 from ..errors import SourceLocation, UsageError
 from ..records import BuildPlan, BuildWarning, ProjectFiles
@@ -49,6 +51,7 @@ from .records import (
     ResolvedDependencies,
 )
 from .resolve import check_image_fit, image_constraints, resolve
+from .segments import check_pieces, segment_path
 from .sizes import size_error
 from .uv import resolver_settings
 
@@ -112,13 +115,14 @@ def install_dependencies(
         return work.build(build_dir)
     cache = DependencyCache(config.cache_dir)
     key = _cache_key(config, header, lock)
-    entry = cache.lookup(key, _readable)
+    check = _entry_check(config.cache_dir)
+    entry = cache.lookup(key, check)
     if entry is None:
         with cache.locked(key):
-            entry = cache.lookup(key, _readable)  # another build may have made it meanwhile
+            entry = cache.lookup(key, check)  # another build may have made it meanwhile
             if entry is None:
                 return _build_into_cache(work, cache, key)
-    installed = _from_entry(entry, inputs, config, header)
+    installed = _from_entry(_read_entry(entry.data, config.cache_dir), inputs, config, header)
     clashes = find_part_clashes(installed.part.top_levels, installed.import_names,
                                 top_level_names(f.path for f in files.files))
     if clashes:  # the project gained a module the cached dependencies install
@@ -130,21 +134,24 @@ def install_dependencies(
             inputs=inputs, images=config.images, exclusions=config.exclude,
         )
     if config.keep_build:
-        safe_extract(installed.part.path, build_dir / "deps")
+        joined = build_dir / "deps.tar.gz"
+        join_part(installed.part, joined)
+        safe_extract(joined, build_dir / "deps")
     return installed
 
 
 def _build_into_cache(work: PartBuilder, cache: DependencyCache, key: str
                       ) -> InstalledDependencies:
-    """Build the part in a staging directory and store it as the entry for ``key``."""
-    built = work.build(cache.staging_dir())
-    entry = cache.store(key, built.part.path.parent, _cached(built).to_json())
+    """Build the part (its pieces are cached segments) and record it as the entry for ``key``."""
+    staging = cache.staging_dir()
+    built = work.build(staging)
+    cache.store(key, staging, _cached(built).to_json())
     warnings = built.warnings + tuple(
         BuildWarning(message=f"the cache entry {corrupt[:12]} in {cache.root} was "
                      "damaged; it was removed and built again.")
         for corrupt in cache.rebuilt_corrupt
     )
-    return replace(built, part=replace(built.part, path=entry.part_path), warnings=warnings)
+    return replace(built, warnings=warnings)
 
 
 def resolve_dependencies(
@@ -161,9 +168,9 @@ def resolve_dependencies(
     cached: tuple[PackageSize, ...] = ()
     if config.cache_dir is not None:
         entry = DependencyCache(config.cache_dir).lookup(_cache_key(config, header, lock),
-                                                         _readable)
+                                                         _entry_check(config.cache_dir))
         if entry is not None:
-            cached = CachedDependencies.from_json(entry.data, entry.part_path).sizes
+            cached = _read_entry(entry.data, config.cache_dir).sizes
     return ResolvedDependencies(
         inputs=inputs,
         resolution=resolution,
@@ -249,15 +256,22 @@ def _cached(built: InstalledDependencies) -> CachedDependencies:
     )
 
 
-def _readable(data: dict[str, Any], part_path: Path) -> None:
-    """Raise unless a cache entry reads back: its record and the lock text it holds."""
-    parse_lock(CachedDependencies.from_json(data, part_path).lock)
+def _read_entry(data: dict[str, Any], cache_dir: Path) -> CachedDependencies:
+    """A cache entry's record; raises unless it reads back, the lock text it holds too."""
+    cached = CachedDependencies.from_json(data, lambda key: segment_path(cache_dir, key))
+    parse_lock(cached.lock)
+    return cached
+
+
+def _entry_check(cache_dir: Path) -> Callable[[dict[str, Any]], None]:
+    """Raises unless an entry reads back and every piece of its part is intact."""
+    return lambda data: check_pieces(_read_entry(data, cache_dir).part)
 
 
 def _from_entry(
-    entry: CacheEntry, inputs: DependencyInputs, config: BuildConfig, header: LockHeader
+    cached: CachedDependencies, inputs: DependencyInputs, config: BuildConfig,
+    header: LockHeader
 ) -> InstalledDependencies:
-    cached = CachedDependencies.from_json(entry.data, entry.part_path)
     resolution = parse_lock(cached.lock).resolution
     selection = select_packages(resolution, inputs, config.images, config.exclude)
     return InstalledDependencies(

@@ -76,7 +76,7 @@ def test_code_change_reuses_the_dependency_part(project, wheelhouse):
     result, after, _ = built(project, wheelhouse)
     assert result.dependencies.from_cache is True and after != before
     # The dependency part is the artifact's tail, unchanged byte for byte.
-    part = result.dependencies.part.path.read_bytes()
+    part = b"".join(piece.path.read_bytes() for piece in result.dependencies.part.pieces)
     assert before.endswith(part) and after.endswith(part)
 
 
@@ -118,7 +118,7 @@ def test_every_key_part_invalidates(
 
 def test_corrupt_entry_is_rebuilt_not_shipped(project, wheelhouse, cache_dir):
     _, artifact, _ = built(project, wheelhouse)
-    part = next(cache_dir.glob("entries/*/*/deps.tar.gz"))
+    part = max(cache_dir.glob("segments/*/*.gz"), key=lambda path: path.stat().st_size)
     data = bytearray(part.read_bytes())
     data[len(data) // 2] ^= 0xFF
     part.write_bytes(bytes(data))
@@ -291,3 +291,14 @@ def test_a_damaged_segment_is_compressed_again(write_project, wheelhouse, cache_
     assert again == artifact
     assert all(segment.read_bytes() != b"not what was recorded"
                for segment in (cache_dir / "segments").rglob("*.gz"))
+
+
+@pytest.mark.usefixtures("cache_dir")
+def test_a_kept_build_of_a_cache_hit_holds_the_installed_files(project, wheelhouse):
+    built(project, wheelhouse)
+    result, artifact, _ = built(project, wheelhouse, keep_build=True)
+    assert result.dependencies.from_cache is True
+    deps = project / ".flash" / ".build" / "deps"
+    assert (deps / "fastmath" / "__init__.py").is_file()
+    assert (deps / "appdep-1.0.dist-info" / "RECORD").is_file()
+    assert artifact == built(project, wheelhouse, no_cache=True)[1]
