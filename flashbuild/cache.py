@@ -11,8 +11,9 @@ compression.
 Safety: entries are built in a private staging directory and renamed into
 place whole, so a killed build leaves no partial entry; builders of the same
 key take a file lock, so the second waits and then reuses the first's entry;
-every piece is checked against its recorded sha256 before use, and a corrupt
-entry is removed and rebuilt, never shipped.
+every piece must have its recorded size, its bytes are checked against its
+recorded sha256 as they are copied into an artifact, and a damaged piece is
+removed and the entry rebuilt, never shipped.
 """
 
 from __future__ import annotations

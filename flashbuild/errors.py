@@ -122,6 +122,16 @@ class PackagingError(FlashBuildError):
     kind = "packaging error"
 
 
+class DamagedCacheError(PackagingError):
+    """A cached file is not what its record says; found while it was being copied."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(f"the cached file {path} is damaged (not what its record says).",
+                         hint="It was removed; build again, or clear the cache with "
+                              "`flash cache clear`.")
+        self.path = path
+
+
 class StaticCheckError(FlashBuildError):
     """``--strict``: the static checks found something to fix."""
 

@@ -20,7 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._util.files import commit_staged, file_lock, remove_stale_temps, stage_bytes
+from ._util.files import (
+    commit_staged,
+    file_lock,
+    remove_path,
+    remove_stale_temps,
+    stage_bytes,
+)
 from ._util.gc_pause import collection_paused
 from ._util.processes import CommandListener
 from .artifact.members import ArchiveMember, members_from_project_files, members_from_rendered
@@ -31,14 +37,21 @@ from .artifact.up_to_date import (
     stamp_path,
     write_stamp,
 )
-from .artifact.write import write_artifact
+from .artifact.write import damaged_pieces, write_artifact
 from .cache import cache_in_use
+from .checks.findings import SourceReport
 from .checks.run import enforce, import_findings, source_findings
 from .checks.secrets import secret_findings
 from .config.build_config import BuildConfig
 from .config.images import check_app_modules, check_images
 from .deps.manifest_entry import dependencies_entry
-from .errors import FlashBuildError, PackagingError, SizeLimitError, SourceCodeError, SourceLocation
+from .errors import (
+    DamagedCacheError,
+    FlashBuildError,
+    InternalError,
+    PackagingError,
+    SizeLimitError,
+)
 from .records import (
     Artifact,
     BuildPlan,
@@ -48,7 +61,7 @@ from .records import (
     RenderedFile,
     ScanResult,
 )
-from .render.handlers import render_handlers
+from .render.handlers import check_generated_names, render_handlers
 from .render.manifest import (
     MANIFEST_FILE,
     build_manifest,
@@ -145,25 +158,13 @@ def _build(config: BuildConfig, on_stage: StageListener | None,
                     *enforce(report.findings, strict=config.strict))
     with stages.stage("render"):
         handlers = render_handlers(plan)
-        _check_generated_names(files, (*(h.path for h in handlers), MANIFEST_FILE))
+        check_generated_names(files, (*(h.path for h in handlers), MANIFEST_FILE))
     build_dir = config.build_dir
     try:
-        shutil.rmtree(build_dir, ignore_errors=True)
-        build_dir.mkdir(parents=True)
-        dependencies: InstalledDependencies | None = None
-        if not config.no_deps:
-            # The dependency stage (resolver, installer, audit) loads only when used.
-            from .deps.stage import image_labels, install_dependencies, provided_import_names
-
-            with stages.stage("resolve"):
-                dependencies = install_dependencies(config, plan, files, build_dir, on_command)
-            found = import_findings(
-                plan, provided_import_names(config, plan, dependencies),
-                project_paths=project_paths, load_imports=report.load_imports,
-                images=image_labels(config, plan))
-            warnings += enforce(found, strict=config.strict)
-        with stages.stage("package"):
-            packaged = _package(config, files, sources, plan, handlers, dependencies)
+        dependencies, packaged, said = _install_and_package(
+            config, _Sources(files=files, sources=sources, project_paths=project_paths),
+            plan, handlers, report, stages, on_command)
+        warnings += said
     except FlashBuildError as error:
         error.build_dir = build_dir if build_dir.exists() else None
         raise
@@ -185,6 +186,60 @@ def _build(config: BuildConfig, on_stage: StageListener | None,
         stage_seconds=tuple(stages.seconds),
         dependencies=dependencies,
     )
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Sources:
+    files: ProjectFiles  # what ships
+    sources: Mapping[str, bytes]  # the Python code among them
+    project_paths: frozenset[str]  # every .py file of the project, shipped or not
+
+
+def _install_and_package(
+    config: BuildConfig, project: _Sources, plan: BuildPlan, handlers: tuple[RenderedFile, ...],
+    report: SourceReport, stages: _Stages, on_command: CommandListener | None,
+) -> tuple[InstalledDependencies | None, _Packaged, tuple[BuildWarning, ...]]:
+    """Install (or take from the cache) and package; once more when a cached file proves
+    damaged as it is copied into the artifact. Also the warnings of both."""
+    said: tuple[BuildWarning, ...] = ()
+    for attempt in (1, 2):
+        shutil.rmtree(config.build_dir, ignore_errors=True)
+        config.build_dir.mkdir(parents=True)
+        dependencies: InstalledDependencies | None = None
+        try:
+            dependencies, found = _install(config, project, plan, report, stages, on_command)
+            with stages.stage("package"):
+                packaged = _package(config, project.files, project.sources, plan, handlers,
+                                    dependencies)
+            return dependencies, packaged, (*said, *found)
+        except DamagedCacheError as damaged:
+            if attempt == 2:
+                raise
+            part = dependencies.part if dependencies is not None else None
+            for path in damaged_pieces(part) if part else [damaged.path]:
+                remove_path(path)  # then a miss: what it held is built again
+            said += (BuildWarning(message=f"{damaged} It was removed and built again."),)
+    raise InternalError("unreachable: the second attempt returns or raises")
+
+
+def _install(config: BuildConfig, project: _Sources, plan: BuildPlan, report: SourceReport,
+             stages: _Stages, on_command: CommandListener | None
+             ) -> tuple[InstalledDependencies | None, tuple[BuildWarning, ...]]:
+    """The dependency part (None with --no-deps or none declared) and the import checks'
+    warnings, which need to know what it installs."""
+    if config.no_deps:
+        return None, ()
+    # The dependency stage (resolver, installer, audit) loads only when used.
+    from .deps.stage import image_labels, install_dependencies, provided_import_names
+
+    with stages.stage("resolve"):
+        dependencies = install_dependencies(config, plan, project.files, config.build_dir,
+                                            on_command)
+    found = import_findings(
+        plan, provided_import_names(config, plan, dependencies),
+        project_paths=project.project_paths, load_imports=report.load_imports,
+        images=image_labels(config, plan))
+    return dependencies, tuple(enforce(found, strict=config.strict))
 
 
 def lock(config: BuildConfig, *, on_command: CommandListener | None = None) -> tuple[Path, Lock]:
@@ -308,33 +363,6 @@ def _shipped_files(
     from .deps.stage import DEPENDENCY_INPUT_FILES
 
     return tuple(file for file in files.files if file.path not in DEPENDENCY_INPUT_FILES)
-
-
-def _check_generated_names(files: ProjectFiles, generated: tuple[str, ...]) -> None:
-    """A project file must not sit where a generated file goes."""
-    taken = {file.path for file in files.files}
-    folders = {part for file in files.files for part in _folders(file.path)}
-    for path in generated:
-        if path.removesuffix(".py") in folders:
-            raise SourceCodeError(
-                f"project folder {path.removesuffix('.py')}/ is named like the generated "
-                f"handler {path}; `import {path.removesuffix('.py')}` would find the folder.",
-                location=SourceLocation(path=path.removesuffix(".py") + "/"),
-                hint="Rename the folder, or exclude it in .flashignore.",
-            )
-        if path in taken:
-            raise SourceCodeError(
-                f"project file {path} would be overwritten by the generated "
-                f"{'manifest' if path == MANIFEST_FILE else 'handler'} of the same name.",
-                location=SourceLocation(path=path),
-                hint="Rename the file, or exclude it in .flashignore.",
-            )
-
-
-def _folders(path: str) -> list[str]:
-    """``a/b/c.py`` -> ``a``, ``a/b``."""
-    parts = path.split("/")[:-1]
-    return ["/".join(parts[: n + 1]) for n in range(len(parts))]
 
 
 def _write_build_dir(

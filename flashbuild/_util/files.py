@@ -185,6 +185,15 @@ def file_lock(
         os.close(descriptor)
 
 
+def remove_path(path: Path) -> None:
+    """Remove whatever is at ``path`` (a folder with its contents, a file, a link); quietly."""
+    with contextlib.suppress(OSError):
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+
+
 def remove_stale_temps(path: Path) -> None:
     """Delete the temp files of ``path`` that killed builds left (see :func:`is_temp_of`)."""
     with contextlib.suppress(OSError):

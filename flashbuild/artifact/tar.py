@@ -11,6 +11,7 @@ owners root with empty names, modes normalised, one fixed mtime.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tarfile
 from collections.abc import Iterable
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Protocol
 
 from .._util.files import COPY_CHUNK, FileIdentity, open_collected
-from ..errors import PackagingError
+from ..errors import DamagedCacheError, PackagingError
 
 BLOCK_SIZE = tarfile.BLOCKSIZE  # 512
 END_OF_ARCHIVE = bytes(2 * BLOCK_SIZE)
@@ -123,9 +124,18 @@ def _write_source_file(
         ) from None
 
 
-def copy_part(path: Path, out: Writer) -> None:
+def copy_part(path: Path, out: Writer, sha256: str) -> None:
     """Append an already compressed part (a cached gzip member, a regular file: no link
-    is followed) to the output."""
-    with open_collected(path, None) as stream:
-        for chunk in iter(lambda: stream.read(COPY_CHUNK), b""):
-            out.write(chunk)
+    is followed) to the output, checking its bytes against ``sha256`` as they are
+    copied: :class:`DamagedCacheError` if they differ or cannot be read, so that the
+    caller discards what it wrote."""
+    digest = hashlib.sha256()
+    try:
+        with open_collected(path, None) as stream:
+            for chunk in iter(lambda: stream.read(COPY_CHUNK), b""):
+                digest.update(chunk)
+                out.write(chunk)
+    except OSError:
+        raise DamagedCacheError(path) from None
+    if digest.hexdigest() != sha256:
+        raise DamagedCacheError(path)

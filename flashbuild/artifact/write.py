@@ -9,12 +9,14 @@ changes by ``os.replace`` of a complete, fsynced temp file.
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from .._util.files import atomic_file, write_error
+from .._util.files import atomic_file, collected_sha256, write_error
 from ..config.compression import DEFAULT_ENGINE
 from ..errors import PackagingError, SizeLimitError
 from ..records import Artifact
@@ -51,11 +53,26 @@ class Part:
         return hashlib.sha256(" ".join(p.sha256 for p in self.pieces).encode()).hexdigest()
 
 
+def damaged_pieces(part: Part) -> list[Path]:
+    """The pieces of ``part`` that are not regular files of their recorded sha256
+    (hashed side by side: hashing releases the GIL)."""
+
+    def damaged(piece: Piece) -> bool:
+        try:
+            return collected_sha256(piece.path, None) != piece.sha256
+        except OSError:
+            return True
+
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        return [piece.path for piece, bad in zip(part.pieces, pool.map(damaged, part.pieces),
+                                                 strict=True) if bad]
+
+
 def join_part(part: Part, output: Path) -> None:
     """Write ``part``'s pieces, joined, to ``output``: a ``.tar.gz`` if it ends the archive."""
     with atomic_file(output, durable=False) as file:
         for piece in part.pieces:
-            copy_part(piece.path, file)
+            copy_part(piece.path, file, piece.sha256)
 
 
 def write_artifact(
@@ -116,7 +133,7 @@ def _write_gzip(
             write_tar_part(entries, gz, mtime=mtime, final=tail is None)
         if tail is not None:
             for piece in tail.pieces:
-                copy_part(piece.path, sink)
+                copy_part(piece.path, sink, piece.sha256)
     return sink
 
 

@@ -8,8 +8,10 @@ blocks. Each segment is keyed by what decides its bytes (entry names, modes,
 link targets and contents; mtime; the engine, its version and level; the
 flashbuild version) and kept in the cache's ``segments/`` folder, so adding
 one dependency compresses that one distribution and copies the rest. A stored
-segment is used only when its sha256 matches its record; anything else is a
-miss, compressed again.
+segment is used only when it is a regular file of the size its record gives
+(anything else is a miss, compressed again), and its bytes are checked against
+the record's sha256 as they are copied into the artifact: a damaged one stops
+that write, is removed, and the build starts over (see the pipeline).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import contextlib
 import hashlib
 import json
 import os
-import shutil
+import stat
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -28,9 +30,9 @@ from .. import __version__
 from .._util.files import (
     atomic_file,
     atomic_write_bytes,
-    collected_sha256,
     file_sha256,
     is_sha256_hex,
+    remove_path,
 )
 from ..artifact.deflate import engine_label
 from ..artifact.members import ArchiveMember, Entry, plan_entries
@@ -40,7 +42,7 @@ from ..artifact.write import HashingSink, Part, Piece
 from .records import InstalledDist
 
 SEGMENTS = "segments"
-_FORMAT = 2  # 2: RECORD lists only what ships
+_FORMAT = 3  # 3: records hold the size
 
 
 class Compression:
@@ -132,12 +134,19 @@ Group = tuple[str, list[Entry]]  # (owner, entries)
 
 def check_pieces(part: Part) -> None:
     """Raise ValueError unless every piece of ``part`` is a regular file (no link followed)
-    of its recorded sha256. Pieces are hashed side by side (hashing releases the GIL)."""
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-        found = list(pool.map(lambda piece: collected_sha256(piece.path, None), part.pieces))
-    for piece, sha256 in zip(part.pieces, found, strict=True):
-        if sha256 != piece.sha256:
+    of its recorded size. Their bytes are checked as they are copied (``copy_part``)."""
+    for piece in part.pieces:
+        if not has_size(piece):
             raise ValueError(f"{piece.path} is not what its record says")
+
+
+def has_size(piece: Piece) -> bool:
+    """Whether ``piece`` is a regular file (no link followed) of its recorded size."""
+    try:
+        status = piece.path.lstat()
+    except OSError:
+        return False
+    return stat.S_ISREG(status.st_mode) and status.st_size == piece.size
 
 
 def _groups(entries: list[Entry], dists: Iterable[InstalledDist]) -> list[Group]:
@@ -195,17 +204,17 @@ def _cached_segment(owned: Group, compression: Compression, cache_dir: Path, key
     stored = segment_path(cache_dir, key)
     record = stored.with_suffix(".json")
     with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
-        expected = json.loads(record.read_bytes())["sha256"]
-        if is_sha256_hex(expected) and collected_sha256(stored, None) == expected:
-            return StoredSegment(key=key, path=stored, sha256=expected,
-                                 size=stored.stat().st_size)
+        recorded = json.loads(record.read_bytes())
+        found = StoredSegment(key=key, path=stored, sha256=recorded["sha256"],
+                              size=recorded["size"])
+        if is_sha256_hex(found.sha256) and isinstance(found.size, int) and has_size(found):
+            return found  # its bytes are checked as they are copied
     for damaged in (stored, record):  # whatever is there instead (a folder, a link) goes
-        if damaged.is_dir() and not damaged.is_symlink():
-            shutil.rmtree(damaged, ignore_errors=True)
+        remove_path(damaged)
     with atomic_file(stored, durable=False) as file:
         written = HashingSink(file, stored)
         _compress(group, compression, written, final=owner == _END)
-    atomic_write_bytes(record, json.dumps({"sha256": written.hexdigest(),
+    atomic_write_bytes(record, json.dumps({"sha256": written.hexdigest(), "size": written.size,
                                            "entries": len(group)}).encode(), durable=False)
     return StoredSegment(key=key, path=stored, sha256=written.hexdigest(), size=written.size)
 

@@ -10,7 +10,9 @@ all three: the same pin offered as the same wheels (by sha256), for the same
 target, uv, flashbuild, engine and level, makes the same bytes. Only
 wheels whose sha256 the index or find-links location gives are reused;
 packages built from source never are. A record is used only when it reads
-back whole and its segment's sha256 matches; anything else is a miss.
+back whole and its segment has the recorded size; anything else is a miss.
+The segment's bytes are checked against its sha256 as they are copied into
+the artifact (a damaged one is removed and the build starts over).
 """
 
 from __future__ import annotations
@@ -25,11 +27,11 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from .._util.files import atomic_write_bytes, collected_sha256
+from .._util.files import atomic_write_bytes
 from ..artifact.members import ArchiveMember
 from ..records import Target
 from .records import DistributionFile, InstalledDist, ResolvedPackage
-from .segments import StoredSegment, segment_path
+from .segments import StoredSegment, has_size, segment_path
 
 UNITS = "units"
 _FORMAT = 1
@@ -116,7 +118,7 @@ def _read_unit(cache_dir: Path, key: str) -> Unit | None:
         key_of_segment = str(segment["key"])
         stored = StoredSegment(key=key_of_segment, path=segment_path(cache_dir, key_of_segment),
                                sha256=str(segment["sha256"]), size=int(segment["size"]))
-        if collected_sha256(stored.path, None) != stored.sha256:
+        if not has_size(stored):  # its bytes are checked as they are copied
             return None
         return Unit(
             key=key, dist=_dist_from_json(data["dist"]),

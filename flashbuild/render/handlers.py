@@ -12,8 +12,9 @@ from pathlib import Path
 
 import jinja2
 
-from ..errors import InternalError
-from ..records import BuildPlan, PlannedEndpoint, RenderedFile
+from ..errors import InternalError, SourceCodeError, SourceLocation
+from ..records import BuildPlan, PlannedEndpoint, ProjectFiles, RenderedFile
+from .manifest import MANIFEST_FILE
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 
@@ -61,3 +62,30 @@ def render_handler(endpoint: PlannedEndpoint) -> RenderedFile:
 def render_handlers(plan: BuildPlan) -> tuple[RenderedFile, ...]:
     """One handler per endpoint, in endpoint-name order."""
     return tuple(render_handler(endpoint) for endpoint in plan.endpoints)
+
+
+def check_generated_names(files: ProjectFiles, generated: tuple[str, ...]) -> None:
+    """A project file must not sit where a generated file goes."""
+    taken = {file.path for file in files.files}
+    folders = {part for file in files.files for part in _folders(file.path)}
+    for path in generated:
+        if path.removesuffix(".py") in folders:
+            raise SourceCodeError(
+                f"project folder {path.removesuffix('.py')}/ is named like the generated "
+                f"handler {path}; `import {path.removesuffix('.py')}` would find the folder.",
+                location=SourceLocation(path=path.removesuffix(".py") + "/"),
+                hint="Rename the folder, or exclude it in .flashignore.",
+            )
+        if path in taken:
+            raise SourceCodeError(
+                f"project file {path} would be overwritten by the generated "
+                f"{'manifest' if path == MANIFEST_FILE else 'handler'} of the same name.",
+                location=SourceLocation(path=path),
+                hint="Rename the file, or exclude it in .flashignore.",
+            )
+
+
+def _folders(path: str) -> list[str]:
+    """``a/b/c.py`` -> ``a``, ``a/b``."""
+    parts = path.split("/")[:-1]
+    return ["/".join(parts[: n + 1]) for n in range(len(parts))]

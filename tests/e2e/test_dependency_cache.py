@@ -122,6 +122,8 @@ def test_corrupt_entry_is_rebuilt_not_shipped(project, wheelhouse, cache_dir):
     data = bytearray(part.read_bytes())
     data[len(data) // 2] ^= 0xFF
     part.write_bytes(bytes(data))
+    # The artifact on disk is still right, so a rebuild would not read the cache: remove it.
+    (project / ".flash" / "artifact.tar.gz").unlink()
     result, again, _ = built(project, wheelhouse)
     assert result.dependencies.from_cache is False
     assert again == artifact

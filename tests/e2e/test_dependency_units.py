@@ -93,6 +93,24 @@ def test_a_damaged_unit_is_installed_again(write_project, wheelhouse, cache_dir,
     assert again == built(project, wheelhouse, no_cache=True) != first
 
 
+def test_damaged_bytes_of_the_same_size_are_found_as_they_are_copied(
+        write_project, wheelhouse, cache_dir, installs):
+    project = write_project(app(endpoint("cpu", ["appdep"], cpu=True)))
+    built(project, wheelhouse)
+    for record in sorted((cache_dir / "units").rglob("*.json")):
+        key = json.loads(record.read_bytes())["segment"]["key"]
+        segment = cache_dir / "segments" / key[:2] / f"{key}.gz"
+        data = bytearray(segment.read_bytes())
+        data[len(data) // 2] ^= 0xFF
+        segment.write_bytes(bytes(data))
+    with_dependencies(project, "['appdep']", "['appdep', 'tinyutil']")
+    result = build_project(project, no_deps=False, no_index=True, find_links=[str(wheelhouse)])
+    # Both damaged units are found once the first is: they, not tinyutil, are installed again.
+    assert installs[1:] == [["tinyutil"], ["appdep", "shared-helper"]]
+    assert any("is damaged" in str(warning) for warning in result.warnings)
+    assert result.artifact.path.read_bytes() == built(project, wheelhouse, no_cache=True)[0]
+
+
 @pytest.mark.usefixtures("cache_dir")
 def test_a_reused_dependency_still_clashes_with_the_project(write_project, wheelhouse,
                                                             installs):
