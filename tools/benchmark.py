@@ -1,13 +1,15 @@
-"""Time ``flash build`` on the fixture apps against the floor of what it has to do.
+"""Time ``flash build`` on the benchmark apps against the floor of what it has to do.
 
 Run from the repository root: ``python tools/benchmark.py [--apps A,B] [--with-reference]
-[--json PATH]``. Per app, on a fresh copy: cold build, rebuilds with nothing changed and after
-a one-line code change and after one dependency is added, artifact size, and whether cold and
-warm artifacts are identical. The floor is ``uv pip install`` of the artifact's own pins plus
-``tar`` of its contents deflated with the same engine and level on every core, measured in the
-same run. An untimed build first fills the shared uv cache, so that network
-speed does not dominate. ``--with-reference`` also times runpod-flash 1.21.0, the tool
-flashbuild replaces. Failed steps are reported in the table, not as tracebacks.
+[--json PATH]``. Per app (the fixture apps and a generated near-cap app, see ``bench_apps``),
+on a fresh copy: cold build with its peak memory, rebuilds with nothing changed and after a
+one-line code change and after one dependency is added (and that dependency's own install),
+artifact size, and whether cold and warm artifacts are identical. The floor is ``uv pip
+install`` of the artifact's own pins plus ``tar`` of its contents deflated with the same engine
+and level on every core, measured in the same run. An untimed build first fills the shared uv
+cache, so that network speed does not dominate. ``--with-reference`` also times runpod-flash
+1.21.0, the tool flashbuild replaces. Failed steps are reported in the table, not as
+tracebacks.
 """
 
 from __future__ import annotations
@@ -192,7 +194,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python tools/benchmark.py",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--apps", default=",".join(APPS),
-                        help=f"comma-separated fixture apps (default: {','.join(APPS)})")
+                        help=f"comma-separated apps (default: {','.join(APPS)})")
     parser.add_argument("--with-reference", action="store_true",
                         help=f"also time runpod-flash {REFERENCE_VERSION} (venv: {REFERENCE_VENV})")
     parser.add_argument("--json", type=Path, metavar="PATH", help="write the raw numbers here")
