@@ -213,11 +213,11 @@ def _install_and_package(
                                     dependencies)
             return dependencies, packaged, (*said, *found)
         except DamagedCacheError as damaged:
-            if attempt == 2:
-                raise
             part = dependencies.part if dependencies is not None else None
             for path in damaged_pieces(part) if part else [damaged.path]:
                 remove_path(path)  # then a miss: what it held is built again
+            if attempt == 2:
+                raise
             said += (BuildWarning(message=f"{damaged} It was removed and built again."),)
     raise InternalError("unreachable: the second attempt returns or raises")
 

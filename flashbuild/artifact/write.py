@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -51,6 +52,17 @@ class Part:
     def digest(self) -> str:
         """sha256 over the pieces' sha256s: names the part's bytes without reading them."""
         return hashlib.sha256(" ".join(p.sha256 for p in self.pieces).encode()).hexdigest()
+
+
+def has_recorded_size(piece: Piece) -> bool:
+    """Whether ``piece`` is a regular file (no link followed) of its recorded size: cheap,
+    so a lookup can tell a missing or truncated piece; its bytes are checked as it is
+    copied (``copy_part``)."""
+    try:
+        status = piece.path.lstat()
+    except OSError:
+        return False
+    return stat.S_ISREG(status.st_mode) and status.st_size == piece.size
 
 
 def damaged_pieces(part: Part) -> list[Path]:

@@ -20,7 +20,6 @@ import contextlib
 import hashlib
 import json
 import os
-import stat
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -38,7 +37,7 @@ from ..artifact.deflate import engine_label
 from ..artifact.members import ArchiveMember, Entry, plan_entries
 from ..artifact.parallel_gzip import ParallelGzipWriter
 from ..artifact.tar import write_tar_part
-from ..artifact.write import HashingSink, Part, Piece
+from ..artifact.write import HashingSink, Part, Piece, has_recorded_size
 from .records import InstalledDist
 
 SEGMENTS = "segments"
@@ -136,17 +135,8 @@ def check_pieces(part: Part) -> None:
     """Raise ValueError unless every piece of ``part`` is a regular file (no link followed)
     of its recorded size. Their bytes are checked as they are copied (``copy_part``)."""
     for piece in part.pieces:
-        if not has_size(piece):
+        if not has_recorded_size(piece):
             raise ValueError(f"{piece.path} is not what its record says")
-
-
-def has_size(piece: Piece) -> bool:
-    """Whether ``piece`` is a regular file (no link followed) of its recorded size."""
-    try:
-        status = piece.path.lstat()
-    except OSError:
-        return False
-    return stat.S_ISREG(status.st_mode) and status.st_size == piece.size
 
 
 def _groups(entries: list[Entry], dists: Iterable[InstalledDist]) -> list[Group]:
@@ -207,7 +197,7 @@ def _cached_segment(owned: Group, compression: Compression, cache_dir: Path, key
         recorded = json.loads(record.read_bytes())
         found = StoredSegment(key=key, path=stored, sha256=recorded["sha256"],
                               size=recorded["size"])
-        if is_sha256_hex(found.sha256) and isinstance(found.size, int) and has_size(found):
+        if is_sha256_hex(found.sha256) and isinstance(found.size, int) and has_recorded_size(found):
             return found  # its bytes are checked as they are copied
     for damaged in (stored, record):  # whatever is there instead (a folder, a link) goes
         remove_path(damaged)

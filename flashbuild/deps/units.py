@@ -29,9 +29,10 @@ from typing import Any
 from .. import __version__
 from .._util.files import atomic_write_bytes
 from ..artifact.members import ArchiveMember
+from ..artifact.write import has_recorded_size
 from ..records import Target
 from .records import DistributionFile, InstalledDist, ResolvedPackage
-from .segments import StoredSegment, has_size, segment_path
+from .segments import StoredSegment, segment_path
 
 UNITS = "units"
 _FORMAT = 1
@@ -118,7 +119,7 @@ def _read_unit(cache_dir: Path, key: str) -> Unit | None:
         key_of_segment = str(segment["key"])
         stored = StoredSegment(key=key_of_segment, path=segment_path(cache_dir, key_of_segment),
                                sha256=str(segment["sha256"]), size=int(segment["size"]))
-        if not has_size(stored):  # its bytes are checked as they are copied
+        if not has_recorded_size(stored):  # its bytes are checked as they are copied
             return None
         return Unit(
             key=key, dist=_dist_from_json(data["dist"]),
