@@ -13,6 +13,7 @@ import click
 from ..config.environment import image_profiles_dir
 from ..config.images import KINDS, ImageTable, available_releases, image_table, load_profile
 from ..records import DEFAULT_PYTHON_VERSION, PYTHON_VERSIONS
+from .json_documents import versioned
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -57,8 +58,8 @@ def images_show(release: str | None, python_version: str, kinds: tuple[str, ...]
 
 def _document(table: ImageTable, kinds: tuple[str, ...], profile: dict) -> dict:
     images = profile.get("images", {})
-    return {"release": table.release, "python": table.python,
-            "images": {kind: images.get(kind, {}).get(table.python) for kind in kinds}}
+    return versioned({"release": table.release, "python": table.python,
+                      "images": {kind: images.get(kind, {}).get(table.python) for kind in kinds}})
 
 
 def _text(table: ImageTable, kinds: tuple[str, ...]) -> str:

@@ -80,15 +80,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         click.echo("flash: interrupted", err=True)
         return INTERRUPTED
     except FlashBuildError as error:
-        report_error(error, as_json=state["json"], verbose=state["verbose"])
+        report_error(error, as_json=state["json"] or _wants_json(args), verbose=state["verbose"])
         return error.exit_code
     except Exception as exc:  # a bug: say so, show the traceback on request
         bug = InternalError(
             f"{type(exc).__name__}: {exc}",
             hint="This is a bug in flashbuild; rerun with -v for the traceback and report it.",
         )
-        report_error(bug, as_json=state["json"], verbose=state["verbose"])
+        report_error(bug, as_json=state["json"] or _wants_json(args), verbose=state["verbose"])
         return bug.exit_code
+
+
+def _wants_json(args: list[str]) -> bool:
+    """Whether the command line asks for JSON output (``--json``, ``--format json``), for
+    errors raised before or without the command recording it."""
+    options = args[: args.index("--")] if "--" in args else args
+    pairs = zip(options, [*options[1:], ""], strict=True)
+    return "--json" in options or "--format=json" in options or ("--format", "json") in pairs
 
 
 def _report_click_error(exc: click.ClickException, args: list[str]) -> int:
@@ -98,7 +106,7 @@ def _report_click_error(exc: click.ClickException, args: list[str]) -> int:
     """
     exc.show()
     options = args[: args.index("--")] if "--" in args else args
-    if "--json" in options:
+    if _wants_json(args):
         error = UsageError(exc.format_message(), hint="Run the command with --help for its "
                            "options and arguments.")
         document = error_document(error)

@@ -34,6 +34,7 @@ from ..preview.runtime import (
 )
 from ..preview.services import DEFAULT_PORT
 from ..preview.session import STARTUP_TIMEOUT, Preview
+from .json_documents import versioned
 from .options import index_options
 from .progress import Progress, command_echo
 from .report import INTERRUPTED, display_path, report_error
@@ -169,7 +170,7 @@ def preview_text(session: Preview) -> str:
 
 def preview_document(session: Preview, runtime: RuntimeEnvironment) -> dict:
     """The ``--json`` line: what is served where, and the processes serving it."""
-    return {
+    return versioned({
         "ok": True,
         "flashbuild": __version__,
         "project": session.manifest.get("project_name"),
@@ -184,6 +185,6 @@ def preview_document(session: Preview, runtime: RuntimeEnvironment) -> dict:
              "routes": list(e.service.routes)}
             for e in session.endpoints
         ],
-    }
+    })
 
 

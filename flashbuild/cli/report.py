@@ -20,6 +20,7 @@ from .. import __version__
 from .._util.units import human
 from ..errors import FlashBuildError
 from ..pipeline import BuildResult
+from .json_documents import versioned
 
 INTERRUPTED = 130  # the shell's code for SIGINT
 
@@ -62,8 +63,8 @@ def report_error(
 
 
 def error_document(error: FlashBuildError) -> dict[str, Any]:
-    """The ``--json`` document of a failed build."""
-    return {
+    """The ``--json`` document of a failed command."""
+    return versioned({
         "ok": False,
         "flashbuild": __version__,
         "error": {
@@ -75,7 +76,7 @@ def error_document(error: FlashBuildError) -> dict[str, Any]:
             "hint": error.hint,
             "build_dir": str(error.build_dir) if error.build_dir else None,
         },
-    }
+    })
 
 
 def build_text(result: BuildResult, *, verbose: bool) -> str:
@@ -138,7 +139,7 @@ def _left_out(excluded: Sequence[Exclusion], *, verbose: bool) -> list[str]:
 def build_document(result: BuildResult) -> dict[str, Any]:
     """The ``--json`` document of a successful build."""
     installed = result.dependencies
-    return {
+    return versioned({
         "ok": True,
         "flashbuild": __version__,
         "artifact": {
@@ -171,7 +172,7 @@ def build_document(result: BuildResult) -> dict[str, Any]:
         "warnings": [str(w) for w in result.warnings],
         "stages": {name: round(seconds, 3) for name, seconds in result.stage_seconds},
         "build_dir": str(result.build_dir) if result.build_dir else None,
-    }
+    })
 
 
 def dry_run_text(report: DryRunReport) -> str:
@@ -204,7 +205,7 @@ def dry_run_text(report: DryRunReport) -> str:
 
 def dry_run_document(report: DryRunReport) -> dict[str, Any]:
     """The ``--dry-run --json`` document."""
-    return {
+    return versioned({
         "ok": True,
         "flashbuild": __version__,
         "source": report.source,
@@ -223,4 +224,4 @@ def dry_run_document(report: DryRunReport) -> dict[str, Any]:
             for name, saved, gone in report.savings
         ],
         "warnings": [str(w) for w in report.warnings],
-    }
+    })

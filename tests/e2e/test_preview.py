@@ -22,10 +22,12 @@ import time
 import urllib.request
 from pathlib import Path
 
+import jsonschema
 import pytest
 from click.testing import CliRunner
 
 from flashbuild._util.processes import start_child
+from flashbuild.cli.json_documents import document_schema
 from flashbuild.cli.preview import preview
 from flashbuild.errors import PreviewError
 from flashbuild.pipeline import build
@@ -255,6 +257,7 @@ def test_command_reports_a_bad_project_with_its_exit_code(tmp_path):
     result = CliRunner().invoke(preview, [str(tmp_path / "missing"), "--json"])
     assert result.exit_code == 2
     document = json.loads(result.stdout)
+    jsonschema.validate(document, document_schema("error"))
     assert document["ok"] is False and document["error"]["kind"] == "configuration error"
 
 
@@ -299,6 +302,7 @@ def test_flash_preview_serves_every_endpoint_until_stopped(copy_fixture, tmp_pat
     try:
         document = _first_line(process, 600, stderr_path)
         cold_seconds = time.monotonic() - started
+        jsonschema.validate(document, document_schema("preview"))
         endpoints = {e["name"]: e for e in document["endpoints"]}
         assert {name: e["kind"] for name, e in endpoints.items()} == {
             "adder": "queue", "api": "load-balanced", "counter": "queue", "greeter": "queue"}
