@@ -14,6 +14,7 @@ from ..config.build_config import BuildConfig
 from ..config.compression import ENGINES
 from ..errors import UsageError
 from .github import ANNOTATION_MODES, annotate_warnings
+from .job_summary import summarize_build
 from .options import dependency_options
 from .program import current_program
 from .progress import Progress, command_echo
@@ -63,7 +64,7 @@ def build(ctx: click.Context, project_dir: Path, verbose: int, quiet: bool, dry_
           as_json: bool, then_preview: bool, annotations: str | None, **options: Any) -> int:
     """Build PROJECT_DIR (default: the current directory) into .flash/artifact.tar.gz."""
     ctx.obj.update(verbose=verbose, json=as_json, annotations=annotations,
-                   project_dir=project_dir)
+                   project_dir=project_dir, job_summary=not dry_run)
     if dry_run and then_preview:
         raise UsageError("--dry-run and --preview cannot be combined: a dry run builds nothing "
                          "to preview.", hint="Drop one of them.")
@@ -90,6 +91,7 @@ def build(ctx: click.Context, project_dir: Path, verbose: int, quiet: bool, dry_
         click.echo(build_text(result, verbose=bool(verbose)), err=True)
     if as_json:
         click.echo(json.dumps(build_document(result), indent=2, sort_keys=True))
+    summarize_build(result, max_size=config.max_size, project_dir=project_dir)
     if then_preview:
         from .preview import run_preview  # the server's modules load only to serve
 

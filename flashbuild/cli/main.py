@@ -25,6 +25,7 @@ from click.shell_completion import shell_complete
 from .. import __version__
 from ..errors import FlashBuildError, InternalError, UsageError
 from .github import annotate_error
+from .job_summary import summarize_failure
 from .program import DEFAULT_PROGRAM, completion_variable, detect_program_name
 from .report import INTERRUPTED, error_document, report_error
 from .signals import signals_interrupt
@@ -77,7 +78,7 @@ def main(argv: Sequence[str] | None = None, *, program: str = DEFAULT_PROGRAM) -
     """
     # Set once a command parses its options; read when reporting an error.
     state: dict[str, Any] = {"verbose": 0, "json": False, "annotations": None,
-                             "project_dir": None}
+                             "project_dir": None, "job_summary": False}
     args = list(argv if argv is not None else sys.argv[1:])
     variable = completion_variable(program)
     if os.environ.get(variable):  # the shell asks for completions
@@ -108,6 +109,8 @@ def _report(error: FlashBuildError, state: dict[str, Any], program: str) -> int:
     report_error(error, as_json=state["json"], verbose=state["verbose"], program=program)
     annotate_error(error, project_dir=state["project_dir"], mode=state["annotations"],
                    program=program)
+    if state["job_summary"]:
+        summarize_failure(error, project_dir=state["project_dir"], program=program)
     return error.exit_code
 
 

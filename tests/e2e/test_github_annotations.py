@@ -10,21 +10,11 @@ import pytest
 from flashbuild.errors import SourceCodeError, StaticCheckError
 
 from ..conftest import FIXTURES
-from ..support.helpers import run_cli
+from ..support.helpers import INVALID_ENDPOINT_NAME, run_cli
 
 # A directory name that needs escaping in a property value: %, ":" and ",".
 ODD_DIR = "100%,a:b"
 ODD_DIR_ESCAPED = "100%25%2Ca%3Ab"
-
-INVALID_NAME = '''\
-from runpod_flash import Endpoint
-
-
-@Endpoint(name="100% sure", gpu=None)
-def work():
-    return 1
-'''
-
 
 @pytest.fixture
 def repository(tmp_path):
@@ -54,7 +44,7 @@ def annotations(stream: str) -> list[str]:
 def test_error_with_a_place(repository, capsys):
     project = repository / "apps" / ODD_DIR
     project.mkdir(parents=True)
-    (project / "app.py").write_text(INVALID_NAME)
+    (project / "app.py").write_text(INVALID_ENDPOINT_NAME)
     code, out, err = run_cli(["build", "--no-deps", str(project)], capsys)
     assert code == SourceCodeError.exit_code
     assert annotations(err) == [
@@ -136,7 +126,7 @@ def test_json_stays_one_document_on_stdout(repository, capsys):
 def test_other_commands_annotate_their_errors(repository, capsys):
     project = repository / "apps" / "locked"
     project.mkdir(parents=True)
-    (project / "app.py").write_text(INVALID_NAME)
+    (project / "app.py").write_text(INVALID_ENDPOINT_NAME)
     code, _, err = run_cli(["lock", str(project)], capsys)
     assert code == SourceCodeError.exit_code
     assert [line.split("::")[1] for line in annotations(err)] == [
