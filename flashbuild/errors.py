@@ -31,10 +31,15 @@ class SourceLocation:
 
 
 class FlashBuildError(Exception):
-    """Base class: something the user can fix. Subclasses set ``exit_code``."""
+    """Base class: something the user can fix. Subclasses set ``exit_code``.
+
+    An error that stands for several problems (each at its own place) lists them in
+    ``parts``, so that each can be reported where it is written.
+    """
 
     exit_code = 1
     kind = "error"
+    parts: tuple[FlashBuildError, ...] = ()
 
     def __init__(
         self,
@@ -71,7 +76,7 @@ class SourceCodeError(FlashBuildError):
 
     exit_code = 3
     kind = "source error"
-    parts: tuple[SourceCodeError, ...] = ()
+    parts: tuple[SourceCodeError, ...] = ()  # only source errors
 
     @classmethod
     def combine(cls, errors: list[SourceCodeError], *, limit: int = 20) -> SourceCodeError:

@@ -64,6 +64,20 @@ def private_flashbuild_cache(tmp_path_factory):
         yield
 
 
+# What a GitHub Actions runner sets: a test suite run there must neither annotate nor
+# append to the job's summary; the tests that want them set them with monkeypatch.
+GITHUB_ACTIONS_ENV = ("GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY", "GITHUB_WORKSPACE")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def not_on_github_actions():
+    """Builds in tests behave as off GitHub Actions, wherever the suite runs."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name in GITHUB_ACTIONS_ENV:
+            patch.delenv(name, raising=False)
+        yield
+
+
 @pytest.fixture
 def copy_fixture(tmp_path):
     """Copy ``fixtures/<name>`` into ``tmp_path`` and return the copy's path."""

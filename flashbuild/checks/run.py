@@ -163,23 +163,32 @@ def import_findings(
 
 
 def enforce(findings: Iterable[Finding], *, strict: bool) -> tuple[BuildWarning, ...]:
-    """Raise for errors (and, with ``strict``, for warnings); return the warnings."""
+    """Raise for errors (and, with ``strict``, for warnings); return the warnings.
+
+    The error raised lists each finding in its ``parts``, at the finding's place.
+    """
     findings = tuple(findings)
     errors = [f for f in findings if f.severity == "error"]
     if errors:
-        raise SourceCodeError(
+        error = SourceCodeError(
             "\n".join([f"{errors[0].message} [{errors[0].code}]",
                        *(f"{f.location}: {f.message} [{f.code}]" for f in errors[1:])]),
             location=errors[0].location,
             related=tuple(f.location for f in errors[1:]),
             hint=" ".join(dict.fromkeys(FIXES[f.code] for f in errors if f.code in FIXES)),
         )
+        error.parts = tuple(SourceCodeError(f"{f.message} [{f.code}]", location=f.location,
+                                            hint=FIXES.get(f.code)) for f in errors)
+        raise error
     warnings = [f for f in findings if f.severity == "warning"]
     if strict and warnings:
-        raise StaticCheckError(
+        failed = StaticCheckError(
             f"{len(warnings)} static check warning{'s' * (len(warnings) != 1)} with --strict:\n"
             + "\n".join(f"  {f}" for f in warnings),
             location=warnings[0].location,
             hint="Fix the code as each warning says, or build without --strict.",
         )
+        failed.parts = tuple(StaticCheckError(f"{f.message} [{f.code}]", location=f.location)
+                             for f in warnings)
+        raise failed
     return tuple(f.as_build_warning() for f in warnings)

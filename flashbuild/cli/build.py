@@ -13,7 +13,10 @@ from .. import pipeline
 from ..config.build_config import BuildConfig
 from ..config.compression import ENGINES
 from ..errors import UsageError
+from .github import ANNOTATION_MODES, annotate_warnings
+from .job_summary import summarize_build
 from .options import dependency_options
+from .program import current_program
 from .progress import Progress, command_echo
 from .report import build_document, build_text, display_path, dry_run_document, dry_run_text
 
@@ -52,11 +55,16 @@ from .report import build_document, build_text, display_path, dry_run_document, 
               help="Resolve and report sizes and exclusions; install and write nothing.")
 @click.option("--json", "as_json", is_flag=True,
               help="Print one JSON document on stdout (human output stays on stderr).")
+@click.option("--annotations", type=click.Choice(ANNOTATION_MODES), default=None,
+              help="Also print errors and warnings that have a place in a file as GitHub "
+              "Actions annotations, on stderr (github), or not (none).  [default: github "
+              "when GITHUB_ACTIONS=true, else none]")
 @click.pass_context
 def build(ctx: click.Context, project_dir: Path, verbose: int, quiet: bool, dry_run: bool,
-          as_json: bool, then_preview: bool, **options: Any) -> int:
+          as_json: bool, then_preview: bool, annotations: str | None, **options: Any) -> int:
     """Build PROJECT_DIR (default: the current directory) into .flash/artifact.tar.gz."""
-    ctx.obj.update(verbose=verbose, json=as_json)
+    ctx.obj.update(verbose=verbose, json=as_json, annotations=annotations,
+                   project_dir=project_dir, job_summary=not dry_run)
     if dry_run and then_preview:
         raise UsageError("--dry-run and --preview cannot be combined: a dry run builds nothing "
                          "to preview.", hint="Drop one of them.")
@@ -64,6 +72,7 @@ def build(ctx: click.Context, project_dir: Path, verbose: int, quiet: bool, dry_
     show_command = command_echo(verbose, quiet)
     if dry_run:
         report = pipeline.dry_run(config, on_command=show_command)
+        annotate_warnings(report.warnings, project_dir=project_dir, mode=annotations)
         if as_json:
             click.echo(json.dumps(dry_run_document(report), indent=2, sort_keys=True))
         else:
@@ -76,15 +85,18 @@ def build(ctx: click.Context, project_dir: Path, verbose: int, quiet: bool, dry_
         progress.close()
     if not quiet:
         for warning in result.warnings:
-            click.echo(f"flash: warning: {warning}", err=True)
+            click.echo(f"{current_program()}: warning: {warning}", err=True)
+    annotate_warnings(result.warnings, project_dir=project_dir, mode=annotations)
+    if not quiet:
         click.echo(build_text(result, verbose=bool(verbose)), err=True)
     if as_json:
         click.echo(json.dumps(build_document(result), indent=2, sort_keys=True))
+    summarize_build(result, max_size=config.max_size, project_dir=project_dir)
     if then_preview:
         from .preview import run_preview  # the server's modules load only to serve
 
         return run_preview(
-            project_dir, as_json=as_json, verbose=verbose, quiet=quiet,
+            project_dir, as_json=as_json, verbose=verbose, quiet=quiet, annotations=annotations,
             no_deps=options["no_deps"], index_url=options["index_url"],
             extra_index_urls=options["extra_index_urls"], find_links=options["find_links"],
             no_index=options["no_index"],
@@ -98,7 +110,7 @@ def build(ctx: click.Context, project_dir: Path, verbose: int, quiet: bool, dry_
 def lock(ctx: click.Context, project_dir: Path, verbose: int, quiet: bool,
          **options: Any) -> int:
     """Resolve PROJECT_DIR's dependencies and write flash.lock at its root."""
-    ctx.obj["verbose"] = verbose
+    ctx.obj.update(verbose=verbose, project_dir=project_dir)
     config = BuildConfig.create(project_dir=project_dir, **options)
     path, written = pipeline.lock(config, on_command=command_echo(verbose, quiet))
     if not quiet:

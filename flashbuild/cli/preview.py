@@ -34,8 +34,10 @@ from ..preview.runtime import (
 )
 from ..preview.services import DEFAULT_PORT
 from ..preview.session import STARTUP_TIMEOUT, Preview
+from .github import annotate_error, annotate_warnings
 from .json_documents import versioned
 from .options import index_options
+from .program import current_program
 from .progress import Progress, command_echo
 from .report import INTERRUPTED, display_path, report_error
 from .signals import signals_interrupt
@@ -82,7 +84,8 @@ def preview(ctx: click.Context, project_dir: Path, port: int, with_image_package
 
 def run_preview(project_dir: Path, *, port: int = DEFAULT_PORT, with_image_packages: bool = False,
                 startup_timeout: float = STARTUP_TIMEOUT, as_json: bool = False,
-                verbose: int = 0, quiet: bool = False, **build_options: Any) -> int:
+                verbose: int = 0, quiet: bool = False, annotations: str | None = None,
+                **build_options: Any) -> int:
     """Build, start and serve until a signal; report errors; return the exit code.
 
     ``build_options`` are :meth:`BuildConfig.create`'s (``no_deps``, index
@@ -95,6 +98,7 @@ def run_preview(project_dir: Path, *, port: int = DEFAULT_PORT, with_image_packa
         # The runtime lives in the cache: `flash cache clear` must not remove it while serving.
         with signals_interrupt(), cache_in_use(default_cache_dir(os.environ)):
             session, runtime = _prepare(project_dir, progress, show, quiet=quiet,
+                                        annotations=annotations,
                                         with_image_packages=with_image_packages, port=port,
                                         startup_timeout=startup_timeout, **build_options)
             try:
@@ -114,24 +118,26 @@ def run_preview(project_dir: Path, *, port: int = DEFAULT_PORT, with_image_packa
             if not quiet:
                 click.echo("Stopped every endpoint.", err=True)
             return 0
-        click.echo("flash: interrupted", err=True)
+        click.echo(f"{current_program()}: interrupted", err=True)
         return INTERRUPTED
     except FlashBuildError as error:
         report_error(error, as_json=as_json, verbose=verbose, indent=None)
+        annotate_error(error, project_dir=project_dir, mode=annotations)
         return error.exit_code
     return 0  # not reached: serving ends by a signal or an error
 
 
 def _prepare(project_dir: Path, progress: Progress, show: Callable[[str], None], *,
-             quiet: bool, with_image_packages: bool, port: int, startup_timeout: float,
-             **build_options: Any) -> tuple[Preview, RuntimeEnvironment]:
+             quiet: bool, annotations: str | None, with_image_packages: bool, port: int,
+             startup_timeout: float, **build_options: Any) -> tuple[Preview, RuntimeEnvironment]:
     """Build the app for this host and install the runtime; the preview, not yet started."""
     config = preview_build_config(project_dir, environ=os.environ, **build_options)
     try:
         result = pipeline.build(config, on_stage=progress.stage, on_command=show)
         for warning in (*result.warnings, host_platform_warning(result.manifest)):
             if warning and not quiet:
-                click.echo(f"flash: warning: {warning}", err=True)
+                click.echo(f"{current_program()}: warning: {warning}", err=True)
+        annotate_warnings(result.warnings, project_dir=project_dir, mode=annotations)
         with progress.timed("runtime"):
             runtime = ensure_runtime(
                 runtime_packages(result.manifest, config.images,

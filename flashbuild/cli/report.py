@@ -21,6 +21,7 @@ from .._util.units import human
 from ..errors import FlashBuildError
 from ..pipeline import BuildResult
 from .json_documents import versioned
+from .program import current_program
 
 INTERRUPTED = 130  # the shell's code for SIGINT
 
@@ -36,9 +37,9 @@ def display_path(path: Path) -> str:
         return str(path)
 
 
-def format_error(error: FlashBuildError) -> str:
+def format_error(error: FlashBuildError, program: str = "flash") -> str:
     """One paragraph: what and where, other places involved, then what to do."""
-    lines = [f"flash: {error.kind}: {error}"]
+    lines = [f"{program}: {error.kind}: {error}"]
     lines.extend(f"  see also: {place}" for place in error.related)
     if error.hint:
         lines.append(f"  hint: {error.hint}")
@@ -48,14 +49,16 @@ def format_error(error: FlashBuildError) -> str:
 
 
 def report_error(
-    error: FlashBuildError, *, as_json: bool, verbose: int, indent: int | None = 2
+    error: FlashBuildError, *, as_json: bool, verbose: int, indent: int | None = 2,
+    program: str | None = None,
 ) -> None:
     """Print an error: the paragraph on stderr, the ``--json`` document on stdout.
 
     ``indent=None`` keeps the document on one line (for commands that print
     JSON lines). With ``verbose``, the traceback of the exception being handled.
+    ``program``: the name the paragraph starts with (the running command's by default).
     """
-    click.echo(format_error(error), err=True)
+    click.echo(format_error(error, program or current_program()), err=True)
     if as_json:
         click.echo(json.dumps(error_document(error), indent=indent, sort_keys=True))
     if verbose:

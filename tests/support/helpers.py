@@ -65,3 +65,15 @@ def endpoint(name: str, deps: list[str], *, cpu: bool = False, function: str | N
 def app(*endpoints: str, **extra: str) -> dict[str, str]:
     """A project (``{path: text}``) whose main.py holds the given endpoints."""
     return {"main.py": "from runpod_flash import Endpoint\n\n\n" + "".join(endpoints), **extra}
+
+
+# An app whose one error has a place, and a message with a "%" and a hint (GitHub
+# annotations and the job summary escape them).
+INVALID_ENDPOINT_NAME = '''\
+from runpod_flash import Endpoint
+
+
+@Endpoint(name="100% sure", gpu=None)
+def work():
+    return 1
+'''
