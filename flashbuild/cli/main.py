@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import itertools
 import json
 import os
 import sys
@@ -118,7 +119,7 @@ def _wants_json(args: list[str]) -> bool:
     """Whether the command line asks for JSON output (``--json``, ``--format json``), for
     errors raised before or without the command recording it."""
     options = args[: args.index("--")] if "--" in args else args
-    pairs = zip(options, options[1:], strict=False)  # each option with the word after it
+    pairs = itertools.pairwise(options)  # each option with the word after it
     return "--json" in options or "--format=json" in options or ("--format", "json") in pairs
 
 
