@@ -20,6 +20,7 @@ import gzip
 import stat
 import tarfile
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -109,7 +110,8 @@ def compare_artifacts(artifact: Path, rebuilt: Artifact) -> ArtifactComparison:
                                     differences=(), archive_difference=None)
     if comparison.identical:
         return comparison
-    given, made = _member_attributes(artifact), _member_attributes(rebuilt.path)
+    with ThreadPoolExecutor(max_workers=2) as pool:  # inflating and hashing release the GIL
+        given, made = pool.map(_member_attributes, (artifact, rebuilt.path))
     differences = tuple(
         difference for name in sorted(given.keys() | made.keys())
         if (difference := _first_difference(name, given.get(name), made.get(name))) is not None)
