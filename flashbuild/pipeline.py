@@ -80,6 +80,7 @@ from .source.scan import scan_project
 
 if TYPE_CHECKING:
     from .deps.records import DryRunReport, InstalledDependencies, Lock
+    from .inspect.verify import Verification
 
 # Called with (stage, None) when a stage starts and (stage, seconds) when it ends.
 StageListener = Callable[[str, "float | None"], None]
@@ -259,6 +260,18 @@ def dry_run(config: BuildConfig, *, on_command: CommandListener | None = None) -
     plan = _plan(config, scan)
     resolved = None if config.no_deps else resolve_dependencies(config, plan, on_command)
     return dry_run_report(config, files, resolved, on_command)
+
+
+def verify(project_dir: Path, artifact: Path | None, *, on_stage: StageListener | None = None,
+           on_command: CommandListener | None = None, **options: Any) -> Verification:
+    """Rebuild in private and compare with ``artifact`` (:mod:`flashbuild.inspect.verify`):
+    no cache, locked to flash.lock if there is one, the project's ``.flash`` left alone."""
+    from .inspect.verify import private_build, verification
+
+    with private_build(project_dir, artifact, options) as (config, artifact):
+        result = build(config, on_stage=on_stage, on_command=on_command)
+        with _Stages(on_stage).stage("compare"):
+            return verification(artifact, result.artifact, result.warnings, result.dependencies)
 
 
 def _scan(config: BuildConfig) -> tuple[ProjectFiles, dict[str, bytes], ScanResult]:

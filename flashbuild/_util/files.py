@@ -16,7 +16,7 @@ import tarfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO, TypeGuard
+from typing import IO, BinaryIO, TypeGuard
 
 from ..errors import PackagingError
 
@@ -40,10 +40,11 @@ def is_sha256_hex(value: object) -> TypeGuard[str]:
 def file_sha256(path: Path) -> str:
     """sha256 of a file's contents, read in 1 MiB blocks."""
     with path.open("rb") as stream:
-        return _stream_sha256(stream)
+        return stream_sha256(stream)
 
 
-def _stream_sha256(stream: BinaryIO) -> str:
+def stream_sha256(stream: IO[bytes]) -> str:
+    """sha256 of what is left to read from ``stream``, read in 1 MiB blocks."""
     digest = hashlib.sha256()
     for block in iter(lambda: stream.read(COPY_CHUNK), b""):
         digest.update(block)
@@ -96,7 +97,7 @@ def read_collected(path: Path, identity: FileIdentity | None, limit: int = -1) -
 def collected_sha256(path: Path, identity: FileIdentity | None) -> str:
     """sha256 of a file, read as :func:`open_collected` opens it."""
     with open_collected(path, identity) as stream:
-        return _stream_sha256(stream)
+        return stream_sha256(stream)
 
 
 def temp_name(path: Path) -> str:

@@ -11,11 +11,10 @@ import click
 
 from .. import pipeline
 from ..config.build_config import BuildConfig
-from ..config.compression import ENGINES
 from ..errors import UsageError
 from .github import ANNOTATION_MODES, annotate_warnings
 from .job_summary import summarize_build
-from .options import dependency_options
+from .options import artifact_options, dependency_options
 from .program import current_program
 from .progress import Progress, command_echo
 from .report import build_document, build_text, display_path, dry_run_document, dry_run_text
@@ -23,28 +22,13 @@ from .report import build_document, build_text, display_path, dry_run_document, 
 
 @click.command()
 @dependency_options
-@click.option("--no-deps", is_flag=True,
-              help="Package code, handlers and manifest only; install no dependencies.")
+@artifact_options
 @click.option("--locked", is_flag=True,
               help="Fail unless flash.lock exists and matches the declared dependencies.")
 @click.option("--keep-build", is_flag=True,
               help="Keep .flash/.build (the unpacked artifact) after a successful build.")
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
               help="Where to write the artifact.  [default: PROJECT_DIR/.flash/artifact.tar.gz]")
-@click.option("--exclude", multiple=True, metavar="NAMES",
-              help="Packages to leave out of the artifact, with what only they need "
-              "(comma-separated, repeatable).")
-@click.option("--max-size", metavar="SIZE", default=None,
-              help="Size cap of the compressed artifact: bytes or 500MB, 1.5GB, 2GiB.  "
-              "[default: [tool.flash] max-size, else 1.5GB]")
-@click.option("--compression-engine", type=click.Choice(sorted(ENGINES)), default=None,
-              help="Deflate engine: zlib-ng (default), isal (fast, about 14% larger) or zlib.  "
-              "[default: [tool.flash] compression-engine, else zlib-ng]")
-@click.option("--compression-level", type=click.IntRange(0, 9), default=None,
-              help="Level of the engine: 0 (store) to 9 (isal: 0 to 3).  "
-              "[default: [tool.flash] compression-level, else 6 (isal: 2)]")
-@click.option("--threads", type=click.IntRange(min=1), default=None,
-              help="Compression threads (the output does not depend on it).  [default: CPUs]")
 @click.option("--no-cache", is_flag=True,
               help="Neither read nor write the dependency cache.")
 @click.option("--strict", is_flag=True,

@@ -33,7 +33,7 @@ from .signals import signals_interrupt
 
 # command -> its module in this package
 _COMMANDS = {"build": "build", "lock": "build", "cache": "cache", "images": "images",
-             "manifest": "manifest", "preview": "preview"}
+             "manifest": "manifest", "preview": "preview", "verify": "verify"}
 
 
 class _LazyGroup(click.Group):

@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 import click
 
+from ..config.compression import ENGINES
 from ..records import DEFAULT_PYTHON_VERSION, PYTHON_VERSIONS
 
 Command = TypeVar("Command", bound=Callable[..., Any])
@@ -64,4 +65,29 @@ def dependency_options(command: Command) -> Command:
                      help="Release of the worker images the endpoints run on (see flash "
                      "images).  [default: [tool.flash] image-release, else the newest]"),
         output_options,
+    ], command)
+
+
+def artifact_options(command: Command) -> Command:
+    """Options shared by ``build`` and ``verify`` that decide what the artifact holds and
+    how it is compressed (with :func:`dependency_options`, everything that decides its
+    bytes), and the cap and threads it is written with."""
+    return _apply([
+        click.option("--no-deps", is_flag=True,
+                     help="Package code, handlers and manifest only; install no dependencies."),
+        click.option("--exclude", multiple=True, metavar="NAMES",
+                     help="Packages to leave out of the artifact, with what only they need "
+                     "(comma-separated, repeatable)."),
+        click.option("--max-size", metavar="SIZE", default=None,
+                     help="Size cap of the compressed artifact: bytes or 500MB, 1.5GB, 2GiB.  "
+                     "[default: [tool.flash] max-size, else 1.5GB]"),
+        click.option("--compression-engine", type=click.Choice(sorted(ENGINES)), default=None,
+                     help="Deflate engine: zlib-ng (default), isal (fast, about 14% larger) or "
+                     "zlib.  [default: [tool.flash] compression-engine, else zlib-ng]"),
+        click.option("--compression-level", type=click.IntRange(0, 9), default=None,
+                     help="Level of the engine: 0 (store) to 9 (isal: 0 to 3).  "
+                     "[default: [tool.flash] compression-level, else 6 (isal: 2)]"),
+        click.option("--threads", type=click.IntRange(min=1), default=None,
+                     help="Compression threads (the output does not depend on it).  "
+                     "[default: CPUs]"),
     ], command)

@@ -32,6 +32,7 @@ from .pyproject import PYPROJECT, ToolSettings, project_name, read_pyproject, to
 
 FLASH_DIR = ".flash"
 DEFAULT_OUTPUT = Path(FLASH_DIR) / "artifact.tar.gz"
+MANIFEST_NAME = "flash_manifest.json"  # beside the artifact, unless told otherwise
 # The glibc levels uv's --python-platform names (x86_64-manylinux_2_N).
 GLIBC_MINORS = (17, 28, *range(31, 41))
 DEFAULT_MAX_SIZE = 1_500_000_000  # bytes of the compressed artifact: 1.5 GB
@@ -65,6 +66,10 @@ class BuildConfig:
     allow_secrets: frozenset[str] = frozenset()  # [tool.flash] allow-secrets: paths
     strict: bool = False  # static check warnings fail the build
     manifest_output: Path | None = None  # None: .flash/flash_manifest.json
+    # Where the build keeps its state (lock, stamps, build directory) and, unless told
+    # otherwise, writes artifact and manifest; None: the project's .flash. A verifying
+    # rebuild (flash verify) uses a private temporary directory.
+    state_dir: Path | None = None
     # The build's environment, for the lookups declarations may make (never shown).
     environment: Mapping[str, str] = field(default_factory=dict, repr=False, compare=False)
 
@@ -74,7 +79,7 @@ class BuildConfig:
 
     @property
     def flash_dir(self) -> Path:
-        return self.project_dir / FLASH_DIR
+        return self.state_dir or self.project_dir / FLASH_DIR
 
     @property
     def build_dir(self) -> Path:
@@ -82,7 +87,7 @@ class BuildConfig:
 
     @property
     def manifest_path(self) -> Path:
-        return self.manifest_output or self.flash_dir / "flash_manifest.json"
+        return self.manifest_output or self.flash_dir / MANIFEST_NAME
 
     @classmethod
     def create(  # one keyword per command-line option
@@ -96,14 +101,14 @@ class BuildConfig:
         max_size: str | None = None, compression_level: int | None = None,
         compression_engine: str | None = None,
         threads: int | None = None, no_cache: bool = False, strict: bool = False,
-        image_release: str | None = None,
+        image_release: str | None = None, state_dir: Path | None = None,
     ) -> BuildConfig:
         """Validate options; relative paths are taken from the current directory.
 
         Precedence: command-line options, then the environment (``environ``,
         the process environment when None), then ``[tool.flash]`` in
         pyproject.toml, then defaults. Exclusions and allowed builds from all
-        places are combined.
+        places are combined. ``state_dir`` takes the place of the project's ``.flash``.
         """
         environ = os.environ if environ is None else environ
         project = _project_directory(project_dir)
@@ -112,7 +117,7 @@ class BuildConfig:
         python_version = _python_version(python_version, settings)
         return cls(
             project_dir=project,
-            output=_output_path(project, output, manifest_output),
+            output=_output_path(project, output, manifest_output, state_dir),
             python_version=python_version,
             no_deps=no_deps,
             keep_build=keep_build,
@@ -141,6 +146,7 @@ class BuildConfig:
             allow_secrets=frozenset(p.strip("/") for p in settings.get("allow-secrets", ())),
             strict=strict,
             manifest_output=manifest_output,
+            state_dir=state_dir,
             environment=MappingProxyType(dict(environ)),
         )
 
@@ -155,14 +161,16 @@ def _project_directory(project_dir: Path) -> Path:
     return project
 
 
-def _output_path(project: Path, output: Path | None, manifest_output: Path | None) -> Path:
+def _output_path(project: Path, output: Path | None, manifest_output: Path | None,
+                 state_dir: Path | None) -> Path:
     """Where the artifact goes: a regular file or nothing yet, never the manifest's path.
 
     The last component is not resolved: a symbolic link there is refused, not
     followed, and so are directories, devices, FIFOs and sockets, which are
     left untouched.
     """
-    given = (output.expanduser() if output is not None else project / DEFAULT_OUTPUT)
+    state = state_dir or project / FLASH_DIR
+    given = (output.expanduser() if output is not None else state / DEFAULT_OUTPUT.name)
     absolute = given if given.is_absolute() else Path.cwd() / given
     target = absolute.parent.resolve() / absolute.name
     shown = str(output) if output is not None else str(DEFAULT_OUTPUT)
@@ -179,7 +187,7 @@ def _output_path(project: Path, output: Path | None, manifest_output: Path | Non
             "left it untouched.",
             hint="Give the path of a new or regular file, e.g. --output dist/app.tar.gz.")
     manifest = (manifest_output.expanduser().resolve() if manifest_output is not None
-                else project / FLASH_DIR / "flash_manifest.json")
+                else state / MANIFEST_NAME)
     if target == manifest:
         raise UsageError(
             f"the artifact's path {shown!r} is where the manifest is written.",

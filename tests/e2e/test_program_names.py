@@ -87,7 +87,8 @@ def test_completing_b_offers_build(program, monkeypatch, capsys):
     monkeypatch.setenv("COMP_WORDS", f"{program} ")
     assert main([], program=program) == 0
     assert capsys.readouterr().out.split() == [
-        f"plain,{name}" for name in ("build", "cache", "images", "lock", "manifest", "preview")]
+        f"plain,{name}"
+        for name in ("build", "cache", "images", "lock", "manifest", "preview", "verify")]
 
 
 @pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
