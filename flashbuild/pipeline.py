@@ -11,7 +11,6 @@ only once the new ones are completely written.
 
 from __future__ import annotations
 
-import contextlib
 import shutil
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -21,11 +20,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._util.files import (
-    commit_staged,
     file_lock,
     remove_path,
     remove_stale_temps,
-    stage_bytes,
 )
 from ._util.gc_pause import collection_paused
 from ._util.processes import CommandListener
@@ -37,7 +34,7 @@ from .artifact.up_to_date import (
     stamp_path,
     write_stamp,
 )
-from .artifact.write import damaged_pieces, write_artifact
+from .artifact.write import LastMember, damaged_pieces, write_artifact
 from .cache import cache_in_use
 from .checks.findings import SourceReport
 from .checks.run import enforce, import_findings, source_findings
@@ -69,6 +66,7 @@ from .render.manifest import (
     render_manifest,
     source_fingerprint,
 )
+from .render.outputs import ManifestOutput
 from .source.files import (
     collect_project_files,
     project_python_paths,
@@ -290,43 +288,42 @@ def _package(config: BuildConfig, files: ProjectFiles, sources: Mapping[str, byt
     shipped = _shipped_files(files, dependencies)
     manifest = build_manifest(plan, fingerprint=source_fingerprint(files.files, sources),
                               dependencies=dependencies_entry(config, dependencies))
-    generated = (*handlers, render_manifest(manifest))
+    generated: tuple[RenderedFile, ...] = handlers
     if dependencies is not None:
         generated += (dependencies.requirements,)
     _write_build_dir(config.build_dir, generated, shipped if config.keep_build else ())
     members = [*members_from_project_files(shipped), *members_from_rendered(generated)]
-    manifest_data = manifest_bytes(manifest)
-    inputs = inputs_digest(members, tail=dependencies.part if dependencies else None,
-                           mtime=config.source_date_epoch, level=config.compression_level,
-                           engine=config.compression_engine, manifest=manifest_data)
+    tail = dependencies.part if dependencies is not None else None
+    # The manifest's sizes follow from these inputs and the app part's compressed size,
+    # which the stamp records: the manifest without them stands for it here.
+    inputs = inputs_digest(members, tail=tail, mtime=config.source_date_epoch,
+                           level=config.compression_level, engine=config.compression_engine,
+                           manifest=manifest_bytes(manifest))
     stamp = stamp_path(config.flash_dir, config.output)
     artifact = existing_artifact(stamp, config.output, inputs, config.max_size)
-    if artifact is not None and _same_bytes(config.manifest_path, manifest_data):
-        return _Packaged(artifact=artifact, manifest=manifest, project_files=len(shipped))
-    # Both outputs change or neither: the manifest is written first, moved in last.
-    staged_manifest = stage_bytes(config.manifest_path, manifest_data)
-    try:
-        artifact = artifact or _write(config, members, dependencies)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            staged_manifest.unlink()
-        raise
-    commit_staged(staged_manifest, config.manifest_path)
-    write_stamp(stamp, inputs, artifact)
-    return _Packaged(artifact=artifact, manifest=manifest, project_files=len(shipped))
-
-
-def _same_bytes(path: Path, data: bytes) -> bool:
-    """Whether the regular file ``path`` holds exactly ``data``."""
-    try:
-        return path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data
-    except OSError:
-        return False
+    beside = ManifestOutput(config.manifest_path, manifest, tail)
+    if artifact is not None:
+        beside.sized(artifact.app_part)
+        if not beside.on_disk():
+            beside.stage()
+            beside.commit()
+    else:
+        try:
+            artifact = _write(config, members, dependencies,
+                              LastMember(name=MANIFEST_FILE, content=beside.staged))
+        except BaseException:
+            beside.discard()
+            raise
+        beside.commit()
+        write_stamp(stamp, inputs, artifact)
+    _write_build_dir(config.build_dir, (render_manifest(beside.manifest),), ())
+    return _Packaged(artifact=artifact, manifest=beside.manifest, project_files=len(shipped))
 
 
 def _write(config: BuildConfig, members: list[ArchiveMember],
-           dependencies: InstalledDependencies | None) -> Artifact:
-    """Write the artifact: app part, then the dependency part; explain a cap overrun."""
+           dependencies: InstalledDependencies | None, last: LastMember) -> Artifact:
+    """Write the artifact: app part, manifest, then the dependency part; explain a cap
+    overrun."""
     try:
         return write_artifact(
             members,
@@ -337,6 +334,7 @@ def _write(config: BuildConfig, members: list[ArchiveMember],
             threads=config.threads,
             tail=dependencies.part if dependencies is not None else None,
             max_size=config.max_size,
+            last=last,
         )
     except SizeLimitError:
         if dependencies is None:

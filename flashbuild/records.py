@@ -277,6 +277,7 @@ class Artifact:
     size: int
     sha256: str
     entries: int
+    app_part: int = 0  # compressed bytes of the app part (what precedes the manifest)
 
 
 # --- dependencies -------------------------------------------------------------

@@ -57,18 +57,32 @@ def existing_artifact(stamp: Path, output: Path, inputs: str, max_size: int) -> 
         if not isinstance(recorded, dict) or recorded.get("inputs") != inputs:
             return None
         size, sha256, entries = recorded["size"], recorded["sha256"], recorded["entries"]
+        app_part, extras = recorded["app_part"], recorded["extras"]
         # A regular file (a link is not followed) of the recorded size and sha256.
         if not (isinstance(size, int) and isinstance(entries, int) and size <= max_size
+                and isinstance(app_part, int) and isinstance(extras, dict)
                 and output.stat().st_size == size and collected_sha256(output, None) == sha256):
             return None
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    return Artifact(path=output, size=size, sha256=sha256, entries=entries)
+    return Artifact(path=output, size=size, sha256=sha256, entries=entries, app_part=app_part)
 
 
-def write_stamp(stamp: Path, inputs: str, artifact: Artifact) -> None:
-    """Record what was written (best effort: without a stamp, the next build writes again)."""
+def stamp_extras(stamp: Path) -> dict[str, str]:
+    """What :func:`write_stamp` was told besides the artifact (``{}`` if unreadable)."""
+    try:
+        extras = json.loads(stamp.read_bytes())["extras"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    return extras if isinstance(extras, dict) else {}
+
+
+def write_stamp(stamp: Path, inputs: str, artifact: Artifact,
+                extras: dict[str, str] | None = None) -> None:
+    """Record what was written (best effort: without a stamp, the next build writes again);
+    ``extras``: digests of outputs written beside the artifact, checked by the caller."""
     data = {"inputs": inputs, "size": artifact.size, "sha256": artifact.sha256,
-            "entries": artifact.entries}
+            "entries": artifact.entries, "app_part": artifact.app_part,
+            "extras": extras or {}}
     with contextlib.suppress(FlashBuildError):
         atomic_write_bytes(stamp, json.dumps(data, sort_keys=True).encode(), durable=False)

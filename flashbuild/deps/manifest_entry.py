@@ -27,8 +27,14 @@ def dependencies_entry(config: BuildConfig, installed: InstalledDependencies | N
     }
     if installed is not None:
         selection = installed.selection
+        sizes = {size.name: size for size in installed.sizes}
+        licenses = {origin.name: origin.license for origin in installed.origins}
         entry.update(
-            lock=[{"name": p.name, "version": p.version} for p in selection.shipped],
+            lock=[{"name": p.name, "version": p.version,
+                   "installed_bytes": sizes[p.name].unpacked or 0,
+                   "compressed_bytes": sizes[p.name].compressed or 0,
+                   "license": licenses[p.name].as_data() if p.name in licenses else None}
+                  for p in selection.shipped],
             excluded=[
                 {"name": e.name, "version": e.version, "reason": e.reason,
                  "version_checked": e.version_checked}

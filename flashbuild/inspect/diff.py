@@ -102,7 +102,8 @@ def _without(mapping: Json, key: str) -> Json:
 def _project_fields(manifest: Json) -> Json:
     """Top-level fields; endpoints and package lists are compared on their own."""
     fields = {key: value for key, value in manifest.items()
-              if key not in ("resources", "function_registry", "routes", "dependencies")}
+              if key not in ("resources", "function_registry", "routes", "dependencies",
+                             "artifact")}
     fields["dependencies"] = {key: value for key, value in dependencies_of(manifest).items()
                               if key not in ("lock", "excluded")}
     return fields
