@@ -11,6 +11,7 @@ only once the new ones are completely written.
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -31,6 +32,7 @@ from .artifact.up_to_date import (
     STAMPS,
     existing_artifact,
     inputs_digest,
+    stamp_extras,
     stamp_path,
     write_stamp,
 )
@@ -41,7 +43,7 @@ from .checks.run import enforce, import_findings, source_findings
 from .checks.secrets import secret_findings
 from .config.build_config import BuildConfig
 from .config.images import check_app_modules, check_images
-from .deps.manifest_entry import dependencies_entry
+from .deps.manifest_entry import dependencies_entry, sbom_components
 from .errors import (
     DamagedCacheError,
     FlashBuildError,
@@ -66,7 +68,8 @@ from .render.manifest import (
     render_manifest,
     source_fingerprint,
 )
-from .render.outputs import ManifestOutput
+from .render.outputs import ManifestOutput, SbomOutput
+from .render.sbom import SBOM_FILE
 from .source.files import (
     collect_project_files,
     project_python_paths,
@@ -156,7 +159,7 @@ def _build(config: BuildConfig, on_stage: StageListener | None,
                     *enforce(report.findings, strict=config.strict))
     with stages.stage("render"):
         handlers = render_handlers(plan)
-        check_generated_names(files, (*(h.path for h in handlers), MANIFEST_FILE))
+        check_generated_names(files, (*(h.path for h in handlers), MANIFEST_FILE, SBOM_FILE))
     build_dir = config.build_dir
     try:
         dependencies, packaged, said = _install_and_package(
@@ -263,7 +266,8 @@ def _scan(config: BuildConfig) -> tuple[ProjectFiles, dict[str, bytes], ScanResu
     """The files that ship, the code among them, and the endpoint functions it declares."""
     # flashbuild's own files never ship, wherever they are: the artifact, the manifest and
     # the cache (a CI recipe may well put the cache inside the checkout).
-    own = (config.output, config.manifest_path, config.flash_dir / STAMPS,
+    own = (config.output, config.manifest_path, config.manifest_path.parent / SBOM_FILE,
+           config.flash_dir / STAMPS,
            *((config.cache_dir,) if config.cache_dir is not None else ()))
     files = collect_project_files(config.project_dir, skip=own, ignore=config.ignore,
                                   allow_secrets=config.allow_secrets)
@@ -284,7 +288,7 @@ def _plan(config: BuildConfig, scan: ScanResult) -> BuildPlan:
 def _package(config: BuildConfig, files: ProjectFiles, sources: Mapping[str, bytes],
              plan: BuildPlan, handlers: tuple[RenderedFile, ...],
              dependencies: InstalledDependencies | None) -> _Packaged:
-    """Write the artifact, then the manifest beside it."""
+    """Write the artifact, then the manifest and the SBOM beside it."""
     shipped = _shipped_files(files, dependencies)
     manifest = build_manifest(plan, fingerprint=source_fingerprint(files.files, sources),
                               dependencies=dependencies_entry(config, dependencies))
@@ -294,11 +298,13 @@ def _package(config: BuildConfig, files: ProjectFiles, sources: Mapping[str, byt
     _write_build_dir(config.build_dir, generated, shipped if config.keep_build else ())
     members = [*members_from_project_files(shipped), *members_from_rendered(generated)]
     tail = dependencies.part if dependencies is not None else None
+    sbom = SbomOutput(config.manifest_path, plan.project_name, sbom_components(dependencies))
     # The manifest's sizes follow from these inputs and the app part's compressed size,
-    # which the stamp records: the manifest without them stands for it here.
+    # which the stamp records: the manifest without them stands for it here, and the
+    # SBOM is named by its content, so an up-to-date build renders neither.
     inputs = inputs_digest(members, tail=tail, mtime=config.source_date_epoch,
                            level=config.compression_level, engine=config.compression_engine,
-                           manifest=manifest_bytes(manifest))
+                           manifest=manifest_bytes(manifest), named={SBOM_FILE: sbom.key})
     stamp = stamp_path(config.flash_dir, config.output)
     artifact = existing_artifact(stamp, config.output, inputs, config.max_size)
     beside = ManifestOutput(config.manifest_path, manifest, tail)
@@ -307,15 +313,21 @@ def _package(config: BuildConfig, files: ProjectFiles, sources: Mapping[str, byt
         if not beside.on_disk():
             beside.stage()
             beside.commit()
+        sbom.restore(stamp_extras(stamp).get(SBOM_FILE))
     else:
+        members.append(ArchiveMember(name=SBOM_FILE, data=sbom.render()))
+        sbom.stage()
         try:
             artifact = _write(config, members, dependencies,
                               LastMember(name=MANIFEST_FILE, content=beside.staged))
         except BaseException:
             beside.discard()
+            sbom.discard()
             raise
         beside.commit()
-        write_stamp(stamp, inputs, artifact)
+        sbom.commit()
+        write_stamp(stamp, inputs, artifact, {SBOM_FILE: hashlib.sha256(sbom.data).hexdigest()})
+        _write_build_dir(config.build_dir, (RenderedFile(path=SBOM_FILE, content=sbom.data),), ())
     _write_build_dir(config.build_dir, (render_manifest(beside.manifest),), ())
     return _Packaged(artifact=artifact, manifest=beside.manifest, project_files=len(shipped))
 

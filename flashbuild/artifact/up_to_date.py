@@ -30,8 +30,10 @@ STAMPS = "stamps"  # inside .flash/: never shipped, removed with it
 
 
 def inputs_digest(members: Iterable[ArchiveMember], *, tail: Part | None, mtime: int,
-                  level: int, engine: str, manifest: bytes) -> str:
-    """A digest of everything the artifact's bytes depend on (see the module's text)."""
+                  level: int, engine: str, manifest: bytes,
+                  named: dict[str, str] | None = None) -> str:
+    """A digest of everything the artifact's bytes depend on (see the module's text);
+    ``named`` names members not in ``members`` by a digest of their content."""
     described = []
     for member in members:
         content = (hashlib.sha256(member.data).hexdigest() if member.data is not None
@@ -40,7 +42,7 @@ def inputs_digest(members: Iterable[ArchiveMember], *, tail: Part | None, mtime:
     document = {"flashbuild": __version__, "members": described, "mtime": mtime,
                 "level": level, "engine": engine_label(engine),
                 "tail": tail.digest if tail is not None else None,
-                "manifest": hashlib.sha256(manifest).hexdigest()}
+                "manifest": hashlib.sha256(manifest).hexdigest(), "named": named or {}}
     return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
 
 

@@ -14,7 +14,7 @@ import click
 from ..errors import UsageError
 from ..inspect.diff import diff_json, diff_manifests, format_diff, format_markdown
 from ..inspect.load import load_manifest
-from ..inspect.show import format_show
+from ..inspect.show import format_licenses, format_show
 from ..inspect.size_diff import GrowthLimit
 from ..render.manifest import manifest_bytes
 
@@ -30,14 +30,21 @@ def manifest() -> None:
 @click.argument("path", required=False, type=_PATH)
 @click.option("--json", "as_json", is_flag=True,
               help="Print the manifest itself, normalised (sorted keys, 2-space indent).")
-def show(path: Path | None, as_json: bool) -> int:
+@click.option("--licenses", is_flag=True,
+              help="List the licence of every shipped package; unknown ones are called out.")
+def show(path: Path | None, as_json: bool, licenses: bool) -> int:
     """Show the endpoints, functions and dependencies of a manifest.
 
     PATH is a flash_manifest.json, an artifact (.tar.gz) or a project directory
     (its .flash/flash_manifest.json); default: .flash/flash_manifest.json.
     """
+    if as_json and licenses:
+        raise UsageError("--json and --licenses ask for different outputs.",
+                         hint="Give one of them (the manifest's JSON holds the licences).")
     data = load_manifest(path)
-    if as_json:
+    if licenses:
+        click.echo(format_licenses(data), nl=False)
+    elif as_json:
         click.echo(manifest_bytes(data), nl=False)
     else:
         click.echo(format_show(data), nl=False)

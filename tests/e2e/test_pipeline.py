@@ -45,7 +45,7 @@ def test_example_app_builds_with_expected_members(copy_fixture, capsys):
     assert archive_names(artifact) == [
         ".gitignore", "cpu_worker.py", "data", "data/stopwords.txt",
         "gpu_worker.py", "handler_cpu-worker.py", "handler_gpu-worker.py",
-        "handler_lb-worker.py", "lb_worker.py", "main.py", "pyproject.toml",
+        "handler_lb-worker.py", "lb_worker.py", "main.py", "pyproject.toml", "sbom.cdx.json",
         "flash_manifest.json",
     ]
     assert not (project / ".flash" / ".build").exists()
