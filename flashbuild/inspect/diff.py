@@ -220,6 +220,8 @@ def format_markdown(diff: Json) -> str:
     lines = ["#### flash manifest diff", ""]
     rows = []
     for key, label in _STATUSES.items():
+        if key == "unchanged":  # counted below the table, not listed
+            continue
         for name in diff[key]:
             fields = diff[key][name] if isinstance(diff[key], dict) else None
             if key == "env_only":
@@ -227,7 +229,9 @@ def format_markdown(diff: Json) -> str:
             else:
                 details = [_change_text(path, change) for path, change in (fields or {}).items()]
             rows.append([name, label, "<br>".join(map(_code, details)) or "-"])
-    lines += _table(["endpoint", "status", "changes"], rows) if rows else ["No endpoints."]
+    lines += _table(["endpoint", "status", "changes"], rows) if rows else ["No endpoint changes."]
+    if diff["unchanged"]:
+        lines += ["", f"Unchanged: {', '.join(diff['unchanged'])}"]
     source = diff["project"].get("source_fingerprint")
     source_text = f"changed ({_old_to_new(source)})" if source else "unchanged"
     lines += ["", f"**Source:** {source_text}"]
