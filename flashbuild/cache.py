@@ -35,7 +35,7 @@ from ._util.records_json import from_data, to_data
 from .config.environment import CACHE_ENV
 from .errors import FlashBuildError, PackagingError, UsageError
 
-ENTRY_FORMAT = 5
+ENTRY_FORMAT = 6  # 6: per-package compressed sizes, licences and wheel sha256s
 ENTRY_FILE = "entry.json"
 IN_USE_LOCK = "locks/in-use.lock"
 # The folders of cached results: what `flash cache info` counts and `clear` removes.

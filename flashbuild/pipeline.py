@@ -11,40 +11,38 @@ only once the new ones are completely written.
 
 from __future__ import annotations
 
-import contextlib
+import hashlib
 import shutil
-import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._util.files import (
-    commit_staged,
     file_lock,
     remove_path,
     remove_stale_temps,
-    stage_bytes,
 )
 from ._util.gc_pause import collection_paused
 from ._util.processes import CommandListener
+from ._util.stage_timer import StageListener, StageTimer
 from .artifact.members import ArchiveMember, members_from_project_files, members_from_rendered
 from .artifact.up_to_date import (
     STAMPS,
     existing_artifact,
     inputs_digest,
+    stamp_extras,
     stamp_path,
     write_stamp,
 )
-from .artifact.write import damaged_pieces, write_artifact
+from .artifact.write import LastMember, damaged_pieces, write_artifact
 from .cache import cache_in_use
 from .checks.findings import SourceReport
 from .checks.run import enforce, import_findings, source_findings
 from .checks.secrets import secret_findings
 from .config.build_config import BuildConfig
 from .config.images import check_app_modules, check_images
-from .deps.manifest_entry import dependencies_entry
+from .deps.manifest_entry import dependencies_entry, sbom_components
 from .errors import (
     DamagedCacheError,
     FlashBuildError,
@@ -69,6 +67,8 @@ from .render.manifest import (
     render_manifest,
     source_fingerprint,
 )
+from .render.outputs import ManifestOutput, SbomOutput
+from .render.sbom import SBOM_FILE
 from .source.files import (
     collect_project_files,
     project_python_paths,
@@ -81,10 +81,6 @@ from .source.scan import scan_project
 if TYPE_CHECKING:
     from .deps.records import DryRunReport, InstalledDependencies, Lock
     from .inspect.verify import Verification
-
-# Called with (stage, None) when a stage starts and (stage, seconds) when it ends.
-StageListener = Callable[[str, "float | None"], None]
-
 
 @dataclass(frozen=True, kw_only=True)
 class BuildResult:
@@ -104,25 +100,6 @@ class _Packaged:
     artifact: Artifact
     manifest: dict[str, Any]
     project_files: int
-
-
-class _Stages:
-    """Times each stage and reports it to an optional listener."""
-
-    def __init__(self, listener: StageListener | None) -> None:
-        self.listener = listener
-        self.seconds: list[tuple[str, float]] = []
-
-    @contextmanager
-    def stage(self, name: str) -> Iterator[None]:
-        if self.listener is not None:
-            self.listener(name, None)  # started
-        start = time.perf_counter()
-        yield
-        elapsed = time.perf_counter() - start
-        self.seconds.append((name, elapsed))
-        if self.listener is not None:
-            self.listener(name, elapsed)
 
 
 def build(
@@ -145,7 +122,7 @@ def build(
 
 def _build(config: BuildConfig, on_stage: StageListener | None,
            on_command: CommandListener | None) -> BuildResult:
-    stages = _Stages(on_stage)
+    stages = StageTimer(on_stage)
     with stages.stage("scan"), collection_paused():
         files, sources, scan = _scan(config)
     with stages.stage("plan"):
@@ -159,7 +136,7 @@ def _build(config: BuildConfig, on_stage: StageListener | None,
                     *enforce(report.findings, strict=config.strict))
     with stages.stage("render"):
         handlers = render_handlers(plan)
-        check_generated_names(files, (*(h.path for h in handlers), MANIFEST_FILE))
+        check_generated_names(files, (*(h.path for h in handlers), MANIFEST_FILE, SBOM_FILE))
     build_dir = config.build_dir
     try:
         dependencies, packaged, said = _install_and_package(
@@ -198,7 +175,7 @@ class _Sources:
 
 def _install_and_package(
     config: BuildConfig, project: _Sources, plan: BuildPlan, handlers: tuple[RenderedFile, ...],
-    report: SourceReport, stages: _Stages, on_command: CommandListener | None,
+    report: SourceReport, stages: StageTimer, on_command: CommandListener | None,
 ) -> tuple[InstalledDependencies | None, _Packaged, tuple[BuildWarning, ...]]:
     """Install (or take from the cache) and package; once more when a cached file proves
     damaged as it is copied into the artifact. Also the warnings of both."""
@@ -224,7 +201,7 @@ def _install_and_package(
 
 
 def _install(config: BuildConfig, project: _Sources, plan: BuildPlan, report: SourceReport,
-             stages: _Stages, on_command: CommandListener | None
+             stages: StageTimer, on_command: CommandListener | None
              ) -> tuple[InstalledDependencies | None, tuple[BuildWarning, ...]]:
     """The dependency part (None with --no-deps or none declared) and the import checks'
     warnings, which need to know what it installs."""
@@ -270,7 +247,7 @@ def verify(project_dir: Path, artifact: Path | None, *, on_stage: StageListener 
 
     with private_build(project_dir, artifact, options) as (config, artifact):
         result = build(config, on_stage=on_stage, on_command=on_command)
-        with _Stages(on_stage).stage("compare"):
+        with StageTimer(on_stage).stage("compare"):
             return verification(artifact, result.artifact, result.warnings, result.dependencies)
 
 
@@ -278,7 +255,8 @@ def _scan(config: BuildConfig) -> tuple[ProjectFiles, dict[str, bytes], ScanResu
     """The files that ship, the code among them, and the endpoint functions it declares."""
     # flashbuild's own files never ship, wherever they are: the artifact, the manifest and
     # the cache (a CI recipe may well put the cache inside the checkout).
-    own = (config.output, config.manifest_path, config.flash_dir / STAMPS,
+    own = (config.output, config.manifest_path, config.manifest_path.parent / SBOM_FILE,
+           config.flash_dir / STAMPS,
            *((config.cache_dir,) if config.cache_dir is not None else ()))
     files = collect_project_files(config.project_dir, skip=own, ignore=config.ignore,
                                   allow_secrets=config.allow_secrets)
@@ -299,47 +277,54 @@ def _plan(config: BuildConfig, scan: ScanResult) -> BuildPlan:
 def _package(config: BuildConfig, files: ProjectFiles, sources: Mapping[str, bytes],
              plan: BuildPlan, handlers: tuple[RenderedFile, ...],
              dependencies: InstalledDependencies | None) -> _Packaged:
-    """Write the artifact, then the manifest beside it."""
+    """Write the artifact, then the manifest and the SBOM beside it."""
     shipped = _shipped_files(files, dependencies)
     manifest = build_manifest(plan, fingerprint=source_fingerprint(files.files, sources),
                               dependencies=dependencies_entry(config, dependencies))
-    generated = (*handlers, render_manifest(manifest))
+    generated: tuple[RenderedFile, ...] = handlers
     if dependencies is not None:
         generated += (dependencies.requirements,)
     _write_build_dir(config.build_dir, generated, shipped if config.keep_build else ())
     members = [*members_from_project_files(shipped), *members_from_rendered(generated)]
-    manifest_data = manifest_bytes(manifest)
-    inputs = inputs_digest(members, tail=dependencies.part if dependencies else None,
-                           mtime=config.source_date_epoch, level=config.compression_level,
-                           engine=config.compression_engine, manifest=manifest_data)
+    tail = dependencies.part if dependencies is not None else None
+    sbom = SbomOutput(config.manifest_path, plan.project_name, sbom_components(dependencies))
+    # The manifest's sizes follow from these inputs and the app part's compressed size,
+    # which the stamp records: the manifest without them stands for it here, and the
+    # SBOM is named by its content, so an up-to-date build renders neither.
+    inputs = inputs_digest(members, tail=tail, mtime=config.source_date_epoch,
+                           level=config.compression_level, engine=config.compression_engine,
+                           manifest=manifest_bytes(manifest), named={SBOM_FILE: sbom.key})
     stamp = stamp_path(config.flash_dir, config.output)
     artifact = existing_artifact(stamp, config.output, inputs, config.max_size)
-    if artifact is not None and _same_bytes(config.manifest_path, manifest_data):
-        return _Packaged(artifact=artifact, manifest=manifest, project_files=len(shipped))
-    # Both outputs change or neither: the manifest is written first, moved in last.
-    staged_manifest = stage_bytes(config.manifest_path, manifest_data)
-    try:
-        artifact = artifact or _write(config, members, dependencies)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            staged_manifest.unlink()
-        raise
-    commit_staged(staged_manifest, config.manifest_path)
-    write_stamp(stamp, inputs, artifact)
-    return _Packaged(artifact=artifact, manifest=manifest, project_files=len(shipped))
-
-
-def _same_bytes(path: Path, data: bytes) -> bool:
-    """Whether the regular file ``path`` holds exactly ``data``."""
-    try:
-        return path.is_file() and path.stat().st_size == len(data) and path.read_bytes() == data
-    except OSError:
-        return False
+    beside = ManifestOutput(config.manifest_path, manifest, tail)
+    if artifact is not None:
+        beside.sized(artifact.app_part)
+        if not beside.on_disk():
+            beside.stage()
+            beside.commit()
+        sbom.restore(stamp_extras(stamp).get(SBOM_FILE))
+    else:
+        members.append(ArchiveMember(name=SBOM_FILE, data=sbom.render()))
+        sbom.stage()
+        try:
+            artifact = _write(config, members, dependencies,
+                              LastMember(name=MANIFEST_FILE, content=beside.staged))
+        except BaseException:
+            beside.discard()
+            sbom.discard()
+            raise
+        beside.commit()
+        sbom.commit()
+        write_stamp(stamp, inputs, artifact, {SBOM_FILE: hashlib.sha256(sbom.data).hexdigest()})
+        _write_build_dir(config.build_dir, (RenderedFile(path=SBOM_FILE, content=sbom.data),), ())
+    _write_build_dir(config.build_dir, (render_manifest(beside.manifest),), ())
+    return _Packaged(artifact=artifact, manifest=beside.manifest, project_files=len(shipped))
 
 
 def _write(config: BuildConfig, members: list[ArchiveMember],
-           dependencies: InstalledDependencies | None) -> Artifact:
-    """Write the artifact: app part, then the dependency part; explain a cap overrun."""
+           dependencies: InstalledDependencies | None, last: LastMember) -> Artifact:
+    """Write the artifact: app part, manifest, then the dependency part; explain a cap
+    overrun."""
     try:
         return write_artifact(
             members,
@@ -350,6 +335,7 @@ def _write(config: BuildConfig, members: list[ArchiveMember],
             threads=config.threads,
             tail=dependencies.part if dependencies is not None else None,
             max_size=config.max_size,
+            last=last,
         )
     except SizeLimitError:
         if dependencies is None:

@@ -272,11 +272,24 @@ class RenderedFile:
 
 
 @dataclass(frozen=True, kw_only=True)
+class SbomComponent:
+    """A distribution the SBOM lists: shipped, or provided by the worker image."""
+
+    name: str  # normalised (PEP 503)
+    version: str
+    wheel_sha256: str | None = None  # of the wheel that was installed
+    license_expression: str | None = None  # PEP 639 License-Expression (SPDX)
+    license_names: tuple[str, ...] = ()  # else the License field and licence classifiers
+    provided_by: str | None = None  # the image's label (``gpu@1.6.0``): not shipped
+
+
+@dataclass(frozen=True, kw_only=True)
 class Artifact:
     path: Path
     size: int
     sha256: str
     entries: int
+    app_part: int = 0  # compressed bytes of the app part (what precedes the manifest)
 
 
 # --- dependencies -------------------------------------------------------------

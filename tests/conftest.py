@@ -118,3 +118,19 @@ def cache_dir(tmp_path, monkeypatch) -> Path:
     directory = tmp_path / "flashbuild-cache"
     monkeypatch.setenv("FLASHBUILD_CACHE_DIR", str(directory))
     return directory
+
+
+@pytest.fixture
+def installs(monkeypatch) -> list[list[str]]:
+    """The names each ``uv pip install`` of the builds was asked for."""
+    from flashbuild.deps import part_builder
+
+    calls: list[list[str]] = []
+    original = part_builder.install_pins
+
+    def spy(packages, settings, target_dir, **options):
+        calls.append([package.name for package in packages])
+        return original(packages, settings, target_dir, **options)
+
+    monkeypatch.setattr(part_builder, "install_pins", spy)
+    return calls

@@ -1,8 +1,9 @@
 """The tar stream of the artifact, written in parts.
 
-An artifact is one or two gzip members: the app part (project files,
-handlers, manifest) and, when dependencies are installed, the dependency part,
-which is cached and reused as compressed bytes. Concatenated gzip members
+An artifact is a series of gzip members: the app part (project files,
+handlers, SBOM), the manifest in a stored member of its own (``stored.py``)
+and, when dependencies are installed, the dependency part, which is cached
+and reused as compressed bytes. Concatenated gzip members
 decompress to the concatenated tar streams, so only the last part carries the
 end-of-archive blocks and every reader (``tar xzf``, Python's ``tarfile``)
 sees a single archive. Headers are PAX, entries sorted within each part,

@@ -30,8 +30,10 @@ STAMPS = "stamps"  # inside .flash/: never shipped, removed with it
 
 
 def inputs_digest(members: Iterable[ArchiveMember], *, tail: Part | None, mtime: int,
-                  level: int, engine: str, manifest: bytes) -> str:
-    """A digest of everything the artifact's bytes depend on (see the module's text)."""
+                  level: int, engine: str, manifest: bytes,
+                  named: dict[str, str] | None = None) -> str:
+    """A digest of everything the artifact's bytes depend on (see the module's text);
+    ``named`` names members not in ``members`` by a digest of their content."""
     described = []
     for member in members:
         content = (hashlib.sha256(member.data).hexdigest() if member.data is not None
@@ -40,7 +42,7 @@ def inputs_digest(members: Iterable[ArchiveMember], *, tail: Part | None, mtime:
     document = {"flashbuild": __version__, "members": described, "mtime": mtime,
                 "level": level, "engine": engine_label(engine),
                 "tail": tail.digest if tail is not None else None,
-                "manifest": hashlib.sha256(manifest).hexdigest()}
+                "manifest": hashlib.sha256(manifest).hexdigest(), "named": named or {}}
     return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
 
 
@@ -57,18 +59,32 @@ def existing_artifact(stamp: Path, output: Path, inputs: str, max_size: int) -> 
         if not isinstance(recorded, dict) or recorded.get("inputs") != inputs:
             return None
         size, sha256, entries = recorded["size"], recorded["sha256"], recorded["entries"]
+        app_part, extras = recorded["app_part"], recorded["extras"]
         # A regular file (a link is not followed) of the recorded size and sha256.
         if not (isinstance(size, int) and isinstance(entries, int) and size <= max_size
+                and isinstance(app_part, int) and isinstance(extras, dict)
                 and output.stat().st_size == size and collected_sha256(output, None) == sha256):
             return None
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    return Artifact(path=output, size=size, sha256=sha256, entries=entries)
+    return Artifact(path=output, size=size, sha256=sha256, entries=entries, app_part=app_part)
 
 
-def write_stamp(stamp: Path, inputs: str, artifact: Artifact) -> None:
-    """Record what was written (best effort: without a stamp, the next build writes again)."""
+def stamp_extras(stamp: Path) -> dict[str, str]:
+    """What :func:`write_stamp` was told besides the artifact (``{}`` if unreadable)."""
+    try:
+        extras = json.loads(stamp.read_bytes())["extras"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    return extras if isinstance(extras, dict) else {}
+
+
+def write_stamp(stamp: Path, inputs: str, artifact: Artifact,
+                extras: dict[str, str] | None = None) -> None:
+    """Record what was written (best effort: without a stamp, the next build writes again);
+    ``extras``: digests of outputs written beside the artifact, checked by the caller."""
     data = {"inputs": inputs, "size": artifact.size, "sha256": artifact.sha256,
-            "entries": artifact.entries}
+            "entries": artifact.entries, "app_part": artifact.app_part,
+            "extras": extras or {}}
     with contextlib.suppress(FlashBuildError):
         atomic_write_bytes(stamp, json.dumps(data, sort_keys=True).encode(), durable=False)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +23,18 @@ from ..errors import PackagingError, SizeLimitError
 from ..records import Artifact
 from .members import ArchiveMember, Entry, plan_entries
 from .parallel_gzip import ParallelGzipWriter
+from .stored import stored_gzip, tar_entry
 from .tar import copy_part, write_tar_part
+
+
+@dataclass(frozen=True, kw_only=True)
+class LastMember:
+    """A file written after the app part as its own stored gzip member (see
+    :mod:`.stored`): the manifest, whose content depends on the compressed size of what
+    precedes it. ``content`` gets the app part's compressed size."""
+
+    name: str
+    content: Callable[[int], bytes]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -97,8 +108,10 @@ def write_artifact(
     tail: Part | None = None,
     max_size: int | None = None,
     engine: str = DEFAULT_ENGINE,
+    last: LastMember | None = None,
 ) -> Artifact:
-    """Write ``members`` (then the compressed ``tail`` part) to ``output`` as a ``.tar.gz``.
+    """Write ``members`` (then ``last``, then the compressed ``tail`` part) to ``output``
+    as a ``.tar.gz``.
 
     Parent directories are added automatically. All members are validated
     first; on any failure, including the artifact growing past ``max_size``
@@ -107,20 +120,23 @@ def write_artifact(
     _check_mtime(mtime)
     entries = plan_entries(members)
     if tail is not None:
-        clashes = sorted(_top_levels(entries) & set(tail.top_levels))
+        names = _top_levels(entries) | ({last.name.split("/")[0]} if last else set())
+        clashes = sorted(names & set(tail.top_levels))
         if clashes:
             raise PackagingError(
                 f"{', '.join(repr(c) for c in clashes)} would be both a project path and "
                 "installed by a dependency.",
                 hint="Rename the project's file or package, or exclude the dependency.",
             )
-    sink = _write_gzip(entries, output, mtime=mtime, compresslevel=compresslevel,
-                       threads=threads, tail=tail, max_size=max_size, engine=engine)
+    sink, app_part = _write_gzip(entries, output, mtime=mtime, compresslevel=compresslevel,
+                                 threads=threads, tail=tail, max_size=max_size, engine=engine,
+                                 last=last)
     return Artifact(
         path=output,
         size=sink.size,
         sha256=sink.hexdigest(),
-        entries=len(entries) + (tail.entries if tail is not None else 0),
+        entries=len(entries) + (tail.entries if tail is not None else 0) + (last is not None),
+        app_part=app_part,
     )
 
 
@@ -134,19 +150,25 @@ def _write_gzip(
     tail: Part | None = None,
     max_size: int | None = None,
     engine: str = DEFAULT_ENGINE,
-) -> HashingSink:
-    """Compress ``entries`` (then append ``tail``) into ``output`` atomically; the counted sink.
+    last: LastMember | None = None,
+) -> tuple[HashingSink, int]:
+    """Compress ``entries`` (then ``last``, stored, then append ``tail``) into ``output``
+    atomically; the counted sink and the app part's compressed size.
 
     Only the last part of an archive carries the end-of-archive blocks.
     """
     with atomic_file(output) as file:
         sink = HashingSink(file, output, limit=max_size)
         with ParallelGzipWriter(sink, level=compresslevel, threads=threads, engine=engine) as gz:
-            write_tar_part(entries, gz, mtime=mtime, final=tail is None)
+            write_tar_part(entries, gz, mtime=mtime, final=tail is None and last is None)
+        app_part = sink.size
+        if last is not None:
+            entry = tar_entry(last.name, last.content(app_part), mtime=mtime, final=tail is None)
+            sink.write(stored_gzip(entry))
         if tail is not None:
             for piece in tail.pieces:
                 copy_part(piece.path, sink, piece.sha256)
-    return sink
+    return sink, app_part
 
 
 def _top_levels(entries: list[Entry]) -> set[str]:

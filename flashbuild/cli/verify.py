@@ -19,6 +19,7 @@ from .._util.files import is_sha256_hex
 from ..inspect.compare import ENCODING, MEMBER_ORDER, PRESENCE, MemberDifference
 from ..inspect.show import terminal_safe
 from ..inspect.verify import Verification
+from ..render.manifest import MANIFEST_FILE
 from .json_documents import versioned
 from .options import artifact_options, dependency_options
 from .program import current_program
@@ -34,6 +35,9 @@ _ARCHIVE_REASONS = {
     "framing or compression): was it built with the same --compression-engine and "
     "--compression-level?",
 }
+# The manifest records the artifact's compressed sizes: other compression options change it.
+_MANIFEST_ONLY = (", only the manifest, whose recorded sizes depend on the compression: was it "
+                  "built with the same --compression-engine and --compression-level?")
 _QUOTED = {"link_target", "uname", "gname"}  # strings that may be empty or hold blanks
 _DEPENDENCIES = {"locked": "dependencies from flash.lock",
                  "resolved": "dependencies resolved without a lock",
@@ -107,6 +111,8 @@ def verify_text(result: Verification) -> str:
     differences = comparison.differences
     if differences:
         verdict = f"{len(differences)} of {comparison.members} members differ"
+        if {d.name for d in differences} == {MANIFEST_FILE}:
+            verdict += _MANIFEST_ONLY
     else:
         verdict = _ARCHIVE_REASONS[comparison.archive_difference or ENCODING]
     lines = [f"differs: {shown} is not what the sources make ({how}): {verdict}",

@@ -19,7 +19,7 @@ from packaging.utils import canonicalize_name
 
 from ..config.images import ImageTable
 from ..source.import_names import RUNTIME_MODULES, guess_import_names
-from .records import ImportNames, InstalledDist
+from .records import ImportNames, InstalledDist, License
 
 _EXTENSION_MODULE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\..*(so|pyd)$")
 
@@ -65,6 +65,31 @@ def top_level_names(project_paths: Iterable[str]) -> dict[str, str]:
         if name:
             names.setdefault(name, first + "/" if slash else path)
     return names
+
+
+_LICENSE_CLASSIFIER = "License :: "
+_NO_LICENSE = ("", "unknown", "none")
+
+
+def license_of(install_dir: Path, dist: InstalledDist) -> License:
+    """The licence ``dist``'s ``METADATA`` declares: its PEP 639 ``License-Expression``,
+    else its ``License`` field (when one short line, not a licence's whole text) and the
+    names its licence classifiers give (``License :: OSI Approved :: MIT License``)."""
+    metadata = _read_headers(install_dir / dist.dist_info / "METADATA")
+    if metadata is None:
+        return License()
+    expression = (metadata.get("License-Expression") or "").strip()
+    if expression:
+        return License(expression=expression)
+    names: list[str] = []
+    field = (metadata.get("License") or "").strip()
+    if field.lower() not in _NO_LICENSE and "\n" not in field and len(field) <= 100:
+        names.append(field)
+    for classifier in metadata.get_all("Classifier") or ():
+        parts = [part.strip() for part in str(classifier).split("::")]
+        if str(classifier).startswith(_LICENSE_CLASSIFIER) and len(parts) > 2:
+            names.append(parts[-1])
+    return License(names=tuple(dict.fromkeys(names)))
 
 
 def _read_headers(path: Path) -> Message | None:

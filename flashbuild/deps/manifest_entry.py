@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from ..records import SbomComponent
+
 if TYPE_CHECKING:
     from ..config.build_config import BuildConfig
     from .records import InstalledDependencies
@@ -27,8 +29,14 @@ def dependencies_entry(config: BuildConfig, installed: InstalledDependencies | N
     }
     if installed is not None:
         selection = installed.selection
+        sizes = {size.name: size for size in installed.sizes}
+        licenses = {origin.name: origin.license for origin in installed.origins}
         entry.update(
-            lock=[{"name": p.name, "version": p.version} for p in selection.shipped],
+            lock=[{"name": p.name, "version": p.version,
+                   "installed_bytes": sizes[p.name].unpacked or 0,
+                   "compressed_bytes": sizes[p.name].compressed or 0,
+                   "license": licenses[p.name].as_data() if p.name in licenses else None}
+                  for p in selection.shipped],
             excluded=[
                 {"name": e.name, "version": e.version, "reason": e.reason,
                  "version_checked": e.version_checked}
@@ -38,3 +46,23 @@ def dependencies_entry(config: BuildConfig, installed: InstalledDependencies | N
             inputs_sha256=installed.header.inputs_sha256,
         )
     return entry
+
+
+IMAGE_REASON = "image:"
+
+
+def sbom_components(installed: InstalledDependencies | None) -> tuple[SbomComponent, ...]:
+    """What the SBOM lists: every shipped distribution, then every one the resolution uses
+    that the worker image provides instead (each sorted by name)."""
+    if installed is None:
+        return ()
+    shipped = tuple(SbomComponent(name=origin.name, version=origin.version,
+                                  wheel_sha256=origin.wheel_sha256,
+                                  license_expression=origin.license.expression,
+                                  license_names=origin.license.names)
+                    for origin in installed.origins)
+    provided = tuple(SbomComponent(name=excluded.name, version=excluded.version,
+                                   provided_by=excluded.reason.removeprefix(IMAGE_REASON))
+                     for excluded in installed.selection.excluded
+                     if excluded.reason.startswith(IMAGE_REASON))
+    return shipped + provided

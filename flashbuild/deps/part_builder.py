@@ -22,7 +22,7 @@ from .audit import InstallAuditError, audit_install, find_top_level_clashes
 from .exclusion import select_packages
 from .inputs import PROJECT_REQUIREMENTS
 from .install import install_pins
-from .installed import import_names_of, top_level_names, unpacked_sizes
+from .installed import import_names_of, license_of, top_level_names, unpacked_sizes
 from .lock import artifact_requirements
 from .records import (
     AuditReport,
@@ -32,6 +32,7 @@ from .records import (
     InstalledDist,
     Lock,
     LockHeader,
+    PackageOrigin,
     PackageSize,
     Resolution,
     ResolvedPackage,
@@ -39,7 +40,7 @@ from .records import (
 )
 from .resolve import resolve
 from .segments import Compression, ReusedDist, SegmentedPart, write_segmented_part
-from .sizes import distribution_files, known_sizes, size_error
+from .sizes import distribution_files, installed_wheel_sha256, known_sizes, size_error
 from .units import DistFacts, Unit, find_units, store_units, unit_key
 from .uv import ResolverSettings, resolver_settings
 
@@ -78,7 +79,7 @@ class PartBuilder:
             compression=self.compression, known_keys=keys,
             reused=[ReusedDist(dist=u.dist, members=u.members, segment=u.segment)
                     for u in reused.values()])
-        facts = self._facts(report, files)
+        facts = self._facts(report, files, written.compressed)
         if config.cache_dir is not None and not written.unclaimed:
             store_units(config.cache_dir, _new_units(report, written, keys, facts))
         facts.update((name, unit.facts) for name, unit in reused.items())
@@ -87,10 +88,11 @@ class PartBuilder:
             selection=selection, resolution=resolution, inputs=self.inputs, header=self.header,
             from_lock=self.lock is not None, from_cache=False, part=written.part,
             requirements=artifact_requirements_file(selection, self.header),
-            sizes=tuple(PackageSize(name=p.name, version=p.version,
-                                    wheel=facts[p.name].wheel if p.name in facts else None,
-                                    unpacked=facts[p.name].unpacked if p.name in facts else None)
-                        for p in selection.shipped),
+            sizes=tuple(_size(p, facts.get(p.name)) for p in selection.shipped),
+            origins=tuple(PackageOrigin(name=p.name, version=p.version,
+                                        wheel_sha256=facts[p.name].wheel_sha256,
+                                        license=facts[p.name].license)
+                          for p in selection.shipped if p.name in facts),
             removed=tuple(sorted({*report.removed, *(r for u in reused.values()
                                                      for r in u.facts.removed)})),
             audit_notes=notes,
@@ -137,9 +139,10 @@ class PartBuilder:
         return (audit_install(self.install_dir, config.target, project_top_levels, wheel_files),
                 sharing)
 
-    def _facts(self, report: AuditReport, files: Mapping[str, DistributionFile]
-               ) -> dict[str, DistFacts]:
-        """What the build reports of each distribution it installed."""
+    def _facts(self, report: AuditReport, files: Mapping[str, DistributionFile],
+               compressed: Mapping[str, int]) -> dict[str, DistFacts]:
+        """What the build reports of each distribution it installed (``compressed``: the
+        bytes of each one's segment)."""
         unpacked = unpacked_sizes(self.install_dir, report.dists)
         import_names = dict(import_names_of(self.install_dir, report.dists))
         removed = dict(report.removed_by)
@@ -148,7 +151,10 @@ class PartBuilder:
                     unpacked=unpacked.get(dist.name, 0), wheel=wheels.get(dist.name),
                     import_names=import_names.get(dist.name, ()),
                     removed=removed.get(dist.name, ()),
-                    notes=tuple(n for n in report.notes if n.startswith(f"{dist}: ")))
+                    notes=tuple(n for n in report.notes if n.startswith(f"{dist}: ")),
+                    compressed=compressed.get(dist.name, 0),
+                    wheel_sha256=installed_wheel_sha256(dist, files.get(dist.name)),
+                    license=license_of(self.install_dir, dist))
                 for dist in report.dists}
 
     def _check_wheel_sizes(self, selection: Selection, resolution: Resolution
@@ -167,6 +173,14 @@ class PartBuilder:
                 exclusions=config.exclude,
             )
         return files
+
+
+def _size(package: ResolvedPackage, facts: DistFacts | None) -> PackageSize:
+    """What the build knows of the size of a shipped package."""
+    if facts is None:
+        return PackageSize(name=package.name, version=package.version, wheel=None)
+    return PackageSize(name=package.name, version=package.version, wheel=facts.wheel,
+                       unpacked=facts.unpacked, compressed=facts.compressed)
 
 
 def _verified(package: ResolvedPackage, file: DistributionFile | None) -> ResolvedPackage:

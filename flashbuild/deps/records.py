@@ -169,6 +169,7 @@ class DistributionFile:
     sha256: str | None  # None when not published
     # sha256 of every file the index offers for the target (uv installs one of them)
     candidates: tuple[str, ...] = ()
+    offered: tuple[tuple[str, str], ...] = ()  # (file name, sha256) of each offered wheel
 
     @property
     def is_wheel(self) -> bool:
@@ -181,6 +182,54 @@ class PackageSize:
     version: str
     wheel: int | None  # bytes of the wheel file; None when not known
     unpacked: int | None = None  # bytes installed; None before installation
+    compressed: int | None = None  # bytes of its segment of the artifact; None before packing
+
+
+@dataclass(frozen=True, kw_only=True)
+class License:
+    """A distribution's licence, as its metadata declares it."""
+
+    expression: str | None = None  # PEP 639 ``License-Expression``: an SPDX expression
+    names: tuple[str, ...] = ()  # else the ``License`` field and the licence classifiers
+
+    @property
+    def known(self) -> bool:
+        return bool(self.expression or self.names)
+
+    def as_data(self) -> dict[str, Any] | None:
+        """JSON data: ``{"expression": ...}``, ``{"names": [...]}`` or None when unknown."""
+        if self.expression:
+            return {"expression": self.expression}
+        return {"names": list(self.names)} if self.names else None
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any] | None) -> License:
+        """Read :meth:`as_data`; raises KeyError, TypeError or ValueError if damaged."""
+        if data is None:
+            return cls()
+        if "expression" in data:
+            return cls(expression=str(data["expression"]))
+        return cls(names=tuple(map(str, data["names"])))
+
+
+@dataclass(frozen=True, kw_only=True)
+class PackageOrigin:
+    """Where a shipped distribution came from, for the SBOM."""
+
+    name: str
+    version: str
+    wheel_sha256: str | None  # of the wheel that was installed; None when built or unknown
+    license: License
+
+    def as_data(self) -> list[Any]:
+        return [self.name, self.version, self.wheel_sha256, self.license.as_data()]
+
+    @classmethod
+    def from_data(cls, data: list[Any]) -> PackageOrigin:
+        name, version, sha256, license_data = data
+        return cls(name=str(name), version=str(version),
+                   wheel_sha256=None if sha256 is None else str(sha256),
+                   license=License.from_data(license_data))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -235,6 +284,7 @@ class InstalledDependencies:
     part: Part  # the compressed dependency part (the artifact's tail)
     requirements: RenderedFile  # the artifact's requirements.txt
     sizes: tuple[PackageSize, ...]  # per shipped package
+    origins: tuple[PackageOrigin, ...]  # per shipped package, sorted by name
     removed: tuple[str, ...]  # files the audit removed (bin/ scripts, bytecode)
     audit_notes: tuple[str, ...]  # what the audit let pass with a word
     warnings: tuple[BuildWarning, ...]  # the selection's warnings and the audit's notes
@@ -297,6 +347,7 @@ class CachedDependencies:
     from_lock: bool
     part: Part
     sizes: tuple[PackageSize, ...]
+    origins: tuple[PackageOrigin, ...]
     removed: tuple[str, ...]
     import_names: ImportNames
     notes: tuple[str, ...]  # the audit's notes, repeated on every build that uses the entry
@@ -310,7 +361,9 @@ class CachedDependencies:
             "part": {"pieces": [[piece.path.stem, piece.sha256, piece.size]
                                 for piece in part.pieces],
                      "entries": part.entries, "top_levels": list(part.top_levels)},
-            "sizes": [[s.name, s.version, s.wheel, s.unpacked] for s in self.sizes],
+            "sizes": [[s.name, s.version, s.wheel, s.unpacked, s.compressed]
+                      for s in self.sizes],
+            "origins": [origin.as_data() for origin in self.origins],
             "removed": list(self.removed),
             "import_names": {name: list(names) for name, names in self.import_names},
             "notes": list(self.notes),
@@ -329,8 +382,9 @@ class CachedDependencies:
             from_lock=bool(data["from_lock"]),
             part=Part(pieces=pieces, entries=int(part["entries"]),
                       top_levels=tuple(part["top_levels"])),
-            sizes=tuple(PackageSize(name=n, version=v, wheel=w, unpacked=u)
-                        for n, v, w, u in data["sizes"]),
+            sizes=tuple(PackageSize(name=n, version=v, wheel=w, unpacked=u, compressed=c)
+                        for n, v, w, u, c in data["sizes"]),
+            origins=tuple(map(PackageOrigin.from_data, data["origins"])),
             removed=tuple(data["removed"]),
             import_names=tuple((name, tuple(names))
                                for name, names in sorted(data["import_names"].items())),

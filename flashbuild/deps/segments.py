@@ -83,6 +83,8 @@ class SegmentedPart:
     # distribution -> the segment compressed (or found) for it now and its members
     segments: dict[str, tuple[StoredSegment, tuple[ArchiveMember, ...]]]
     unclaimed: bool  # some installed file is listed in no RECORD
+    # distribution -> the compressed bytes of its segment (its share of the part)
+    compressed: dict[str, int]
 
 
 def write_segmented_part(install_dir: Path, dists: Iterable[InstalledDist], output: Path, *,
@@ -105,14 +107,18 @@ def write_segmented_part(install_dir: Path, dists: Iterable[InstalledDist], outp
     groups = _groups(entries, [*dists, *(r.dist for r in reused)])
     top_levels = tuple(sorted({name.split("/")[0] for name, _ in entries}))
     if cache_dir is None:
+        compressed: dict[str, int] = {}
         with atomic_file(output) as file:
             out = HashingSink(file, output)
-            for _, group in groups:
+            for owner, group in groups:
+                before = out.size
                 _compress(group, compression, out, final=False)
+                compressed[owner] = out.size - before  # the same bytes as its segment
             _compress([], compression, out, final=True)  # the two zero blocks that end a tar
         piece = Piece(path=output, sha256=out.hexdigest(), size=out.size)
         return SegmentedPart(part=Part(pieces=(piece,), entries=len(entries),
-                                       top_levels=top_levels), segments={}, unclaimed=False)
+                                       top_levels=top_levels), segments={}, unclaimed=False,
+                             compressed=_of_distributions(compressed))
     kept = {r.dist.name: r.segment for r in reused}
     fresh = [group for group in groups if group[0] not in kept]
     stored = _cached_segments([*fresh, (_END, [])], compression, cache_dir, known_keys or {})
@@ -122,7 +128,13 @@ def write_segmented_part(install_dir: Path, dists: Iterable[InstalledDist], outp
         part=Part(pieces=pieces, entries=len(entries), top_levels=top_levels),
         segments={owner: (segment, tuple(m for _, m in by_owner[owner] if m is not None))
                   for owner, segment in stored.items() if owner not in _NOT_DISTRIBUTIONS},
-        unclaimed=UNCLAIMED in by_owner)
+        unclaimed=UNCLAIMED in by_owner,
+        compressed=_of_distributions({owner: piece.size for (owner, _), piece
+                                      in zip(groups, pieces, strict=False)}))
+
+
+def _of_distributions(sizes: Mapping[str, int]) -> dict[str, int]:
+    return {owner: size for owner, size in sizes.items() if owner not in _NOT_DISTRIBUTIONS}
 
 
 # Owners of the groups that are not a distribution's; the last one ends the tar.

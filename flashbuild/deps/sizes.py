@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from packaging.utils import canonicalize_name
+from packaging.tags import Tag
+from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
 from .._util import toml
 from .._util.units import human
@@ -26,11 +27,12 @@ from .exclusion import select_packages
 from .records import (
     DependencyInputs,
     DistributionFile,
+    InstalledDist,
     PackageSize,
     Resolution,
     ResolvedPackage,
 )
-from .tags import preferred_wheel
+from .tags import parsed_tags, preferred_wheel
 from .uv import ResolverSettings, pins_file, run_uv, uv_pip_command
 
 _SHOWN_PACKAGES = 10
@@ -71,8 +73,30 @@ def distribution_files(packages: Iterable[ResolvedPackage], settings: ResolverSe
             candidates = tuple(sorted(filter(None, (w.get("hashes", {}).get("sha256")
                                                     for w in offered))))
             found[canonicalize_name(package["name"])] = replace(
-                _distribution_file(files[0]), candidates=candidates)
+                _distribution_file(files[0]), candidates=candidates,
+                offered=tuple(sorted((_file_name(w), w["hashes"]["sha256"]) for w in offered
+                                     if w.get("hashes", {}).get("sha256"))))
     return found
+
+
+def installed_wheel_sha256(dist: InstalledDist, file: DistributionFile | None) -> str | None:
+    """The sha256 of the wheel ``dist`` was installed from: among the wheels the index
+    offers, the one whose file name has the tags of the installed ``WHEEL`` file; the one
+    an installer takes (``file``) when that is one of them, or when none or several are."""
+    if file is None or not file.is_wheel:
+        return None
+    installed = frozenset().union(*map(parsed_tags, dist.tags))
+    matching = [sha256 for name, sha256 in file.offered if _file_tags(name) == installed]
+    if len(matching) == 1 and file.sha256 not in matching:
+        return matching[0]
+    return file.sha256
+
+
+def _file_tags(name: str) -> frozenset[Tag]:
+    try:
+        return parse_wheel_filename(name)[3]
+    except InvalidWheelFilename:
+        return frozenset()
 
 
 def _file_name(entry: dict[str, Any]) -> str:

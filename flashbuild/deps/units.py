@@ -31,11 +31,11 @@ from .._util.files import atomic_write_bytes
 from ..artifact.members import ArchiveMember
 from ..artifact.write import has_recorded_size
 from ..records import Target
-from .records import DistributionFile, InstalledDist, ResolvedPackage
+from .records import DistributionFile, InstalledDist, License, ResolvedPackage
 from .segments import StoredSegment, segment_path
 
 UNITS = "units"
-_FORMAT = 1
+_FORMAT = 2  # 2: the segment's size as a fact, the licence and the installed wheel's sha256
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -47,6 +47,9 @@ class DistFacts:
     import_names: tuple[str, ...]
     removed: tuple[str, ...]  # what the audit removed of it
     notes: tuple[str, ...]  # what the audit said of it
+    compressed: int  # bytes of its segment
+    wheel_sha256: str | None  # of the wheel that was installed, when known
+    license: License
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -129,7 +132,10 @@ def _read_unit(cache_dir: Path, key: str) -> Unit | None:
                 unpacked=int(data["unpacked"]),
                 wheel=None if data["wheel"] is None else int(data["wheel"]),
                 import_names=tuple(map(str, data["import_names"])),
-                removed=tuple(map(str, data["removed"])), notes=tuple(map(str, data["notes"]))))
+                removed=tuple(map(str, data["removed"])), notes=tuple(map(str, data["notes"])),
+                compressed=stored.size,
+                wheel_sha256=None if data["wheel_sha256"] is None else str(data["wheel_sha256"]),
+                license=License.from_data(data["license"])))
     return None
 
 
@@ -145,7 +151,8 @@ def _to_json(unit: Unit) -> dict[str, Any]:
         "segment": {"key": segment.key, "sha256": segment.sha256, "size": segment.size},
         "unpacked": facts.unpacked, "wheel": facts.wheel,
         "import_names": list(facts.import_names), "removed": list(facts.removed),
-        "notes": list(facts.notes),
+        "notes": list(facts.notes), "wheel_sha256": facts.wheel_sha256,
+        "license": facts.license.as_data(),
     }
 
 

@@ -27,8 +27,12 @@ once, as ``source_changed``: every endpoint runs the one artifact.
       "dependencies": {"added": {"pkg": "1.0"}, "removed": {"pkg": "1.0"},
                        "changed": {"pkg": {"old": "1.0", "new": "1.1"}}},
       "exclusions": {"added": {"pkg": ENTRY}, "removed": {"pkg": ENTRY},
-                     "changed": {"pkg": {"old": ENTRY, "new": ENTRY}}}
+                     "changed": {"pkg": {"old": ENTRY, "new": ENTRY}}},
+      "sizes": SIZES                     # see flashbuild.inspect.size_diff
     }
+
+``--format json`` prints it with ``"schema_version": 1`` (schema:
+``flashbuild/cli/schemas/manifest-diff.schema.json``).
 
 PATH and CHANGE are those of :func:`flashbuild.inspect.json_diff.diff_values`: a
 dotted path into the resource entry (``workersMax``,
@@ -49,6 +53,14 @@ from .._util.files import is_sha256_hex
 from .json_diff import ENV_FIELD, diff_values, is_env_path
 from .load import dependencies_of, packages_of
 from .show import route_label, terminal_safe
+from .size_diff import (
+    bytes_label,
+    format_sizes,
+    package_label,
+    signed,
+    size_changes,
+    total_label,
+)
 
 ABSENT = "(absent)"
 Json = dict[str, Any]  # a JSON object: manifests, changes and the diff document
@@ -84,15 +96,21 @@ def diff_manifests(old: Json, new: Json) -> Json:
         {name: _without(entry, "name") for name, entry in packages_of(old, "excluded").items()},
         {name: _without(entry, "name") for name, entry in packages_of(new, "excluded").items()},
     )
+    diff["sizes"] = size_changes(old, new)
     diff["source_changed"] = old.get("source_fingerprint") != new.get("source_fingerprint")
     # Env-only, code-only and package-only changes leave every endpoint's configuration as is.
     diff["changes"] = bool(diff["created"] or diff["removed"] or diff["updated"])
     return diff
 
 
-def diff_json(diff: Json) -> str:
-    """The diff document as JSON text: sorted keys, two-space indent, ASCII only."""
-    return json.dumps(diff, indent=2, sort_keys=True) + "\n"
+DIFF_SCHEMA_VERSION = 1  # of the --format json document (cli/schemas/manifest-diff.schema.json)
+
+
+def diff_json(diff: Json, extra: Json | None = None) -> str:
+    """The diff document as JSON text (with ``schema_version`` and ``extra``): sorted keys,
+    two-space indent, ASCII only."""
+    document = {"schema_version": DIFF_SCHEMA_VERSION, **diff, **(extra or {})}
+    return json.dumps(document, indent=2, sort_keys=True) + "\n"
 
 
 def _without(mapping: Json, key: str) -> Json:
@@ -102,7 +120,8 @@ def _without(mapping: Json, key: str) -> Json:
 def _project_fields(manifest: Json) -> Json:
     """Top-level fields; endpoints and package lists are compared on their own."""
     fields = {key: value for key, value in manifest.items()
-              if key not in ("resources", "function_registry", "routes", "dependencies")}
+              if key not in ("resources", "function_registry", "routes", "dependencies",
+                             "artifact")}
     fields["dependencies"] = {key: value for key, value in dependencies_of(manifest).items()
                               if key not in ("lock", "excluded")}
     return fields
@@ -144,6 +163,7 @@ def format_diff(diff: Json) -> str:
     lines += _package_section(
         "exclusions", diff["exclusions"], lambda entry: f"{entry.get('version')} "
         f"({entry.get('reason')})")
+    lines += format_sizes(diff["sizes"])
     return terminal_safe("\n".join(lines) + "\n")
 
 
@@ -192,3 +212,51 @@ def _value(value: object) -> str:
     if is_sha256_hex(value):
         return value[:12]
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def format_markdown(diff: Json) -> str:
+    """The diff as GitHub-flavoured Markdown: tables for a pull request comment or a job
+    summary."""
+    lines = ["#### flash manifest diff", ""]
+    rows = []
+    for key, label in _STATUSES.items():
+        if key == "unchanged":  # counted below the table, not listed
+            continue
+        for name in diff[key]:
+            fields = diff[key][name] if isinstance(diff[key], dict) else None
+            if key == "env_only":
+                details = [f"env {_env_text(diff[key][name])}"]
+            else:
+                details = [_change_text(path, change) for path, change in (fields or {}).items()]
+            rows.append([name, label, "<br>".join(map(_code, details)) or "-"])
+    lines += _table(["endpoint", "status", "changes"], rows) if rows else ["No endpoint changes."]
+    if diff["unchanged"]:
+        lines += ["", f"Unchanged: {', '.join(diff['unchanged'])}"]
+    source = diff["project"].get("source_fingerprint")
+    source_text = f"changed ({_old_to_new(source)})" if source else "unchanged"
+    lines += ["", f"**Source:** {source_text}"]
+    project = [_code(_change_text(path, change)) for path, change in diff["project"].items()
+               if path != "source_fingerprint"]
+    if project:
+        lines += ["", f"**Project:** {', '.join(project)}"]
+    sizes = diff["sizes"]
+    lines += ["", f"**Artifact size:** {total_label(sizes['total'])}"]
+    if sizes["packages"]:
+        lines += ["", *_table(
+            ["package", "change", "version", "compressed size", "difference"],
+            [[entry["name"], entry["status"], package_label(entry).partition(" ")[2],
+              bytes_label(entry), signed(entry["change"])] for entry in sizes["packages"]])]
+    return terminal_safe("\n".join(lines) + "\n")
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    def line(cells: list[str]) -> str:
+        return "| " + " | ".join(cell.replace("|", "\\|").replace("\n", " ")
+                                 for cell in cells) + " |"
+
+    return [line(header), "|" + "---|" * len(header), *map(line, rows)]
+
+
+def _code(text: str) -> str:
+    quoted = text.replace("`", "'")
+    return f"`{quoted}`"

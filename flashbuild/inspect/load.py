@@ -66,7 +66,8 @@ def _is_artifact(path: Path) -> bool:
 
 
 def _read_from_artifact(path: Path) -> bytes:
-    """Only the root ``flash_manifest.json``; it sits in the first part, so stop there."""
+    """Only the root ``flash_manifest.json``; it follows the app part, before the
+    dependencies, so stop there."""
     try:
         with tarfile.open(path, "r:*") as archive:
             for member in archive:

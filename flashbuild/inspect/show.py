@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from ..errors import UsageError
 from .load import dependencies_of, packages_of
 
 # Control characters (C0 but newline, DEL, C1) are escaped in text output.
@@ -120,3 +121,44 @@ def _count(number: int, noun: str) -> str:
 def terminal_safe(text: str) -> str:
     """``text`` with control characters escaped."""
     return text.translate(_CONTROL)
+
+
+UNKNOWN_LICENSE = "(unknown)"
+
+
+def license_text(entry: dict[str, Any]) -> str | None:
+    """A ``dependencies.lock`` entry's licence as a line: its SPDX expression, else its
+    licence names joined by ``; ``; None when it declares none."""
+    license_data = entry.get("license")
+    if not isinstance(license_data, dict):
+        return None
+    if isinstance(license_data.get("expression"), str):
+        return str(license_data["expression"])
+    names = license_data.get("names")
+    return "; ".join(map(str, names)) if isinstance(names, list) and names else None
+
+
+def format_licenses(manifest: dict[str, Any]) -> str:
+    """``flash manifest show --licenses``: the licence of each shipped package, the ones
+    that declare none called out. A manifest written before licences were recorded is a
+    :class:`UsageError`."""
+    lock = packages_of(manifest, "lock")
+    if lock and not any("license" in entry for entry in lock.values()):
+        raise UsageError(
+            "the manifest records no licences: it was written before manifests did.",
+            hint="Rebuild it with this flashbuild (`flash build`).")
+    project = manifest.get("project_name", "?")
+    if not lock:
+        return terminal_safe(f"{project}: no dependencies ship, so no licences to list\n")
+    rows = [[name, str(entry.get("version", "?")), license_text(entry) or UNKNOWN_LICENSE]
+            for name, entry in sorted(lock.items())]
+    unknown = [row[0] for row in rows if row[2] == UNKNOWN_LICENSE]
+    lines = [f"{project}: licences of {_count(len(rows), 'shipped package')}", "",
+             *_table(["PACKAGE", "VERSION", "LICENCE"], rows), ""]
+    if unknown:
+        verb = "declares" if len(unknown) == 1 else "declare"
+        lines.append(f"unknown: {_count(len(unknown), 'package')} {verb} no licence: "
+                     f"{', '.join(unknown)}")
+    else:
+        lines.append("unknown: none, every shipped package declares a licence")
+    return terminal_safe("\n".join(lines) + "\n")

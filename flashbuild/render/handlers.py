@@ -15,6 +15,7 @@ import jinja2
 from ..errors import InternalError, SourceCodeError, SourceLocation
 from ..records import BuildPlan, PlannedEndpoint, ProjectFiles, RenderedFile
 from .manifest import MANIFEST_FILE
+from .sbom import SBOM_FILE
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 
@@ -79,10 +80,13 @@ def check_generated_names(files: ProjectFiles, generated: tuple[str, ...]) -> No
         if path in taken:
             raise SourceCodeError(
                 f"project file {path} would be overwritten by the generated "
-                f"{'manifest' if path == MANIFEST_FILE else 'handler'} of the same name.",
+                f"{_GENERATED.get(path, 'handler')} of the same name.",
                 location=SourceLocation(path=path),
                 hint="Rename the file, or exclude it in .flashignore.",
             )
+
+
+_GENERATED = {MANIFEST_FILE: "manifest", SBOM_FILE: "SBOM"}
 
 
 def _folders(path: str) -> list[str]:

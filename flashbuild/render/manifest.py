@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from ..artifact.stored import stored_member_size
 from ..records import BuildPlan, PlannedEndpoint, PlannedFunction, ProjectFile, RenderedFile
 from ..source.deployment import deployment_fields
 from ..source.files import project_file_sha256
@@ -120,6 +121,32 @@ def manifest_bytes(manifest: dict[str, Any]) -> bytes:
 def render_manifest(manifest: dict[str, Any]) -> RenderedFile:
     """The manifest as the artifact's ``flash_manifest.json``."""
     return RenderedFile(path=MANIFEST_FILE, content=manifest_bytes(manifest))
+
+
+def sized_manifest(manifest: dict[str, Any], *, app_part: int, dependency_part: int | None
+                   ) -> tuple[dict[str, Any], bytes]:
+    """``manifest`` with its ``artifact`` sizes, and its bytes.
+
+    The manifest is written after the app part (``app_part`` compressed bytes) as a
+    gzip member of stored blocks, whose size is a known function of the manifest's
+    length, then the dependency part (``dependency_part`` bytes; None: there is none
+    and the manifest's member ends the archive). The total it records includes its own
+    member, so it is a fixed point: starting from a total that leaves the member out,
+    each step can only lengthen the text (more digits), so the steps rise to the
+    first total that is exactly right.
+    """
+    fixed = app_part + (dependency_part or 0)
+    total = fixed
+    while True:
+        member = total - fixed
+        sized = {**manifest, "artifact": {
+            "compressed_bytes": total, "app_part_bytes": app_part,
+            "manifest_bytes": member, "dependency_part_bytes": dependency_part or 0}}
+        data = manifest_bytes(sized)
+        needed = stored_member_size(MANIFEST_FILE, len(data), final=dependency_part is None)
+        if needed == member:
+            return sized, data
+        total = fixed + needed
 
 
 @lru_cache(maxsize=1)

@@ -8,27 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from flashbuild.deps import part_builder
 from flashbuild.deps.audit import InstallAuditError
 
 from ..support.helpers import app, archive_names, archive_text, build_project, endpoint
 from ..support.wheelhouse import Dist, build_wheelhouse
 
 pytestmark = pytest.mark.usefixtures("private_uv_cache")
-
-
-@pytest.fixture
-def installs(monkeypatch) -> list[list[str]]:
-    """The names each ``uv pip install`` of the builds was asked for."""
-    calls: list[list[str]] = []
-    original = part_builder.install_pins
-
-    def spy(packages, settings, target_dir, **options):
-        calls.append([package.name for package in packages])
-        return original(packages, settings, target_dir, **options)
-
-    monkeypatch.setattr(part_builder, "install_pins", spy)
-    return calls
 
 
 def built(project: Path, wheelhouse: Path, **options) -> tuple[bytes, bytes]:

@@ -51,4 +51,4 @@ def test_manifest_describes_exactly_the_generated_app_and_builds_are_identical(a
     folders = {str(parent) for path in sources for parent in PurePosixPath(path).parents}
     handlers = {f"handler_{endpoint.name}.py" for endpoint in app.endpoints}
     assert sorted(members) == sorted(
-        {*sources, *folders - {"."}, *handlers, "flash_manifest.json"})
+        {*sources, *folders - {"."}, *handlers, "flash_manifest.json", "sbom.cdx.json"})

@@ -35,7 +35,7 @@ DOCUMENTED_FAILURES = {2, 3, 4, 5, 6, 7}
 OUTSIDE_MARKER = "OUTSIDE-THE-PROJECT-7f3a"
 ENDPOINT = ("from runpod_flash import Endpoint\n\n\n"
             "@Endpoint(name='worker', cpu='cpu3c-1-2')\ndef work(x):\n    return x\n")
-GENERATED = ("flash_manifest.json", "requirements.txt")
+GENERATED = ("flash_manifest.json", "sbom.cdx.json", "requirements.txt")
 
 # --- what a project may hold ------------------------------------------------------
 

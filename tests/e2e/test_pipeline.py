@@ -43,9 +43,10 @@ def test_example_app_builds_with_expected_members(copy_fixture, capsys):
     assert "with 3 endpoints for Python 3.12" in err
     artifact = project / ".flash" / "artifact.tar.gz"
     assert archive_names(artifact) == [
-        ".gitignore", "cpu_worker.py", "data", "data/stopwords.txt", "flash_manifest.json",
+        ".gitignore", "cpu_worker.py", "data", "data/stopwords.txt",
         "gpu_worker.py", "handler_cpu-worker.py", "handler_gpu-worker.py",
-        "handler_lb-worker.py", "lb_worker.py", "main.py", "pyproject.toml",
+        "handler_lb-worker.py", "lb_worker.py", "main.py", "pyproject.toml", "sbom.cdx.json",
+        "flash_manifest.json",
     ]
     assert not (project / ".flash" / ".build").exists()
 
@@ -83,7 +84,9 @@ def test_archive_is_normalised(copy_fixture):
     with tarfile.open(fileobj=io.BytesIO(gzip.decompress(raw))) as archive:
         members = archive.getmembers()
     names = [m.name for m in members]
-    assert names == sorted(names, key=lambda name: name.split("/"))
+    # The manifest follows the app part, in its own member (it records the sizes).
+    assert names[-1] == "flash_manifest.json"
+    assert names[:-1] == sorted(names[:-1], key=lambda name: name.split("/"))
     for member in members:
         assert (member.uid, member.gid, member.uname, member.gname) == (0, 0, "", "")
         assert member.mtime == 315532800

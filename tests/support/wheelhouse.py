@@ -53,7 +53,8 @@ class Dist:
     names, as older tools did (PyYAML's wheels still do); consumers must accept it.
     ``wheel_file_tags``, when given, are the ``Tag:`` lines of the ``WHEEL`` file
     instead of the file name's (vllm 0.21.0's wheel says ``linux_x86_64`` inside
-    a ``manylinux_2_24`` file name).
+    a ``manylinux_2_24`` file name). ``metadata`` adds core metadata fields
+    (``License-Expression``, ``Classifier``...).
     """
 
     name: str
@@ -66,6 +67,8 @@ class Dist:
     sdist: bool = False
     legacy_filename: bool = False
     wheel_file_tags: str | None = None
+    # more core metadata fields: ("License-Expression", "MIT"), ("Classifier", "...")
+    metadata: Sequence[tuple[str, str]] = ()
 
     @property
     def module(self) -> str:
@@ -114,6 +117,7 @@ def metadata_text(dist: Dist, metadata_version: str = "2.1") -> str:
         f"Summary: {dist.name} for offline tests",
     ]
     lines += [f"Requires-Dist: {requirement}" for requirement in dist.requires]
+    lines += [f"{name}: {value}" for name, value in dist.metadata]
     return "\n".join(lines) + "\n\n"
 
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import io
 import os
 import shutil
 import signal
@@ -14,6 +16,8 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from flashbuild import records as models
 from flashbuild._util.files import atomic_write_bytes
@@ -24,6 +28,7 @@ from flashbuild.artifact.members import (
     members_from_project_files,
     members_from_rendered,
 )
+from flashbuild.artifact.stored import stored_gzip, stored_member_size, tar_entry
 from flashbuild.artifact.write import write_artifact
 from flashbuild.config.environment import DEFAULT_SOURCE_DATE_EPOCH, source_date_epoch
 from flashbuild.errors import PackagingError, UsageError
@@ -615,3 +620,14 @@ def test_a_packed_project_file_must_still_be_the_file_collected(tmp_path: Path) 
     with pytest.raises(PackagingError, match="replaced by another file during the build"):
         write_artifact([member], tmp_path / "third.tar.gz", mtime=0)
     assert not (tmp_path / "second.tar.gz").exists() and not (tmp_path / "third.tar.gz").exists()
+
+
+@settings(max_examples=60)
+@given(length=st.integers(min_value=0, max_value=200_000), final=st.booleans())
+def test_a_stored_member_has_the_size_its_formula_gives(length, final):
+    data = bytes(range(256)) * (length // 256) + bytes(length % 256)
+    member = stored_gzip(tar_entry("flash_manifest.json", data, mtime=0, final=final))
+    assert len(member) == stored_member_size("flash_manifest.json", length, final=final)
+    with tarfile.open(fileobj=io.BytesIO(gzip.decompress(member))) as archive:
+        extracted = archive.extractfile("flash_manifest.json")
+        assert extracted is not None and extracted.read() == data
