@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from .._util.files import atomic_write_bytes
+from .._util.files import atomic_write_bytes, remove_path
 from ..artifact.members import ArchiveMember
 from ..artifact.write import has_recorded_size
 from ..records import Target
@@ -96,8 +96,10 @@ def find_units(cache_dir: Path, keys: Mapping[str, str]) -> dict[str, Unit]:
 def store_units(cache_dir: Path, units: Iterable[Unit]) -> None:
     """Record ``units`` (their segments are in the cache already)."""
     for unit in units:
-        atomic_write_bytes(_record_path(cache_dir, unit.key),
-                           json.dumps(_to_json(unit), sort_keys=True).encode(),
+        path = _record_path(cache_dir, unit.key)
+        if path.is_dir() or path.is_symlink():  # a damaged record: it was a miss, it goes
+            remove_path(path)
+        atomic_write_bytes(path, json.dumps(_to_json(unit), sort_keys=True).encode(),
                            durable=False)
 
 

@@ -55,7 +55,8 @@ def test_another_target_reuses_nothing(write_project, wheelhouse, installs):
     assert installs == [["tinyutil"]] * 3
 
 
-@pytest.mark.parametrize("damage", ["record", "segment", "record-names-another-segment"])
+@pytest.mark.parametrize("damage", ["record", "segment", "record-names-another-segment",
+                                    "record-is-a-folder"])
 def test_a_damaged_unit_is_installed_again(write_project, wheelhouse, cache_dir, installs,
                                            damage):
     project = write_project(app(endpoint("cpu", ["appdep"], cpu=True)))
@@ -66,6 +67,9 @@ def test_a_damaged_unit_is_installed_again(write_project, wheelhouse, cache_dir,
         data = json.loads(record.read_bytes())
         if damage == "record":
             record.write_text('{"format": 1, "dist": ')
+        elif damage == "record-is-a-folder":
+            record.unlink()
+            (record / "inside").mkdir(parents=True)
         elif damage == "segment":
             segment = data["segment"]["key"]
             (cache_dir / "segments" / segment[:2] / f"{segment}.gz").write_bytes(b"\x1f\x8b")
