@@ -11,7 +11,6 @@ only once the new ones are completely written.
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -304,7 +303,8 @@ def _package(config: BuildConfig, files: ProjectFiles, sources: Mapping[str, byt
             beside.commit()
         sbom.restore(stamp_extras(stamp).get(SBOM_FILE))
     else:
-        members.append(ArchiveMember(name=SBOM_FILE, data=sbom.render()))
+        members.append(ArchiveMember(name=SBOM_FILE,
+                                     data=sbom.reuse_or_render(stamp_extras(stamp))))
         sbom.stage()
         try:
             artifact = _write(config, members, dependencies,
@@ -315,7 +315,7 @@ def _package(config: BuildConfig, files: ProjectFiles, sources: Mapping[str, byt
             raise
         beside.commit()
         sbom.commit()
-        write_stamp(stamp, inputs, artifact, {SBOM_FILE: hashlib.sha256(sbom.data).hexdigest()})
+        write_stamp(stamp, inputs, artifact, sbom.recorded())
         _write_build_dir(config.build_dir, (RenderedFile(path=SBOM_FILE, content=sbom.data),), ())
     _write_build_dir(config.build_dir, (render_manifest(beside.manifest),), ())
     return _Packaged(artifact=artifact, manifest=beside.manifest, project_files=len(shipped))

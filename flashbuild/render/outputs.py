@@ -11,6 +11,7 @@ change together or not at all.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,8 @@ from ..artifact.write import Part
 from ..records import SbomComponent
 from .manifest import sized_manifest
 from .sbom import SBOM_FILE, render_sbom, sbom_digest
+
+SBOM_KEY = "sbom-key"  # the stamp's record of the content key the SBOM was rendered for
 
 
 class StagedOutput:
@@ -67,6 +70,21 @@ class SbomOutput(StagedOutput):
     def render(self) -> bytes:
         self.data = render_sbom(self.project_name, self.components)
         return self.data
+
+    def reuse_or_render(self, recorded: dict[str, str]) -> bytes:
+        """The bytes of the SBOM on disk when the last build recorded this content key and
+        the file's sha256 (a code change leaves the SBOM as it was), else rendered."""
+        if recorded.get(SBOM_KEY) == self.key and SBOM_FILE in recorded:
+            with contextlib.suppress(OSError):
+                data = self.path.read_bytes()
+                if hashlib.sha256(data).hexdigest() == recorded[SBOM_FILE]:
+                    self.data = data
+                    return data
+        return self.render()
+
+    def recorded(self) -> dict[str, str]:
+        """What the stamp records of it, for :meth:`restore` and :meth:`reuse_or_render`."""
+        return {SBOM_FILE: hashlib.sha256(self.data).hexdigest(), SBOM_KEY: self.key}
 
     def restore(self, recorded: str | None) -> None:
         """Write the SBOM again unless the file has the ``recorded`` sha256."""

@@ -125,3 +125,26 @@ def test_show_licenses_of_a_manifest_without_licences(write_project, wheels, tmp
     old.write_text(json.dumps(data))
     code, _, err = run_cli(["manifest", "show", "--licenses", str(old)], capsys)
     assert code == 2 and "records no licences" in err
+
+
+def test_a_code_change_reuses_the_sbom_it_checks(write_project, wheels, monkeypatch):
+    project = write_project(app(endpoint("gpu", ["spdxlib"])))
+    first = sbom_of(project, wheels)
+    beside = project / ".flash" / "sbom.cdx.json"
+
+    def code_change_build(marker: str) -> bytes:
+        (project / "extra.py").write_text(f"VALUE = {marker!r}\n")
+        result = build_project(project, no_deps=False, no_index=True, find_links=[str(wheels)])
+        with tarfile.open(result.artifact.path, "r:gz") as archive:
+            member = archive.extractfile("sbom.cdx.json")
+            assert member is not None
+            return member.read()
+
+    def not_rendered(*_args: object) -> bytes:
+        raise AssertionError("the SBOM was rendered again")
+
+    with monkeypatch.context() as patched:
+        patched.setattr("flashbuild.render.outputs.render_sbom", not_rendered)
+        assert code_change_build("one") == first
+    beside.write_bytes(first.replace(b"spdxlib", b"spdxlid"))  # same size, other bytes
+    assert code_change_build("two") == first == beside.read_bytes()  # rendered, not trusted
