@@ -29,6 +29,7 @@ from .environment import (
 )
 from .images import ImageTable, image_table
 from .pyproject import PYPROJECT, ToolSettings, project_name, read_pyproject, tool_settings
+from .remote_cache import RemoteCacheSettings, remote_cache_settings
 
 FLASH_DIR = ".flash"
 DEFAULT_OUTPUT = Path(FLASH_DIR) / "artifact.tar.gz"
@@ -61,6 +62,7 @@ class BuildConfig:
     compression_level: int = DEFAULT_COMPRESSION_LEVEL
     threads: int | None = None  # compression threads; None: one per CPU
     cache_dir: Path | None = None  # None: no cache (--no-cache)
+    remote_cache: RemoteCacheSettings | None = None  # None: none (or --no-cache)
     ignore: tuple[str, ...] = ()  # [tool.flash] ignore: gitignore patterns
     allow_secrets: frozenset[str] = frozenset()  # [tool.flash] allow-secrets: paths
     strict: bool = False  # static check warnings fail the build
@@ -96,8 +98,8 @@ class BuildConfig:
         max_size: str | None = None, compression_level: int | None = None,
         compression_engine: str | None = None,
         threads: int | None = None, no_cache: bool = False, strict: bool = False,
-        image_release: str | None = None,
-    ) -> BuildConfig:
+        image_release: str | None = None, remote_cache: str | None = None,
+        remote_cache_mode: str | None = None) -> BuildConfig:
         """Validate options; relative paths are taken from the current directory.
 
         Precedence: command-line options, then the environment (``environ``,
@@ -137,6 +139,8 @@ class BuildConfig:
             compression_level=_compression_level(compression_level, settings, engine),
             threads=_threads(threads),
             cache_dir=None if no_cache else default_cache_dir(environ),
+            remote_cache=None if no_cache else remote_cache_settings(
+                settings, environ, url=remote_cache, mode=remote_cache_mode),
             ignore=tuple(settings.get("ignore", ())),
             allow_secrets=frozenset(p.strip("/") for p in settings.get("allow-secrets", ())),
             strict=strict,
