@@ -30,6 +30,7 @@ import time
 from dataclasses import asdict, dataclass
 from http.server import ThreadingHTTPServer
 from pathlib import Path
+from typing import BinaryIO
 
 from bench_process import progress
 from near_cap_app import Package, _QuietHandler, write_index
@@ -51,7 +52,7 @@ class _CountingHandler(_QuietHandler):
     sent = 0
     lock = threading.Lock()
 
-    def copyfile(self, source, outputfile) -> None:  # type: ignore[no-untyped-def]
+    def copyfile(self, source: BinaryIO, outputfile: BinaryIO) -> None:
         size = os.fstat(source.fileno()).st_size
         with _CountingHandler.lock:
             _CountingHandler.sent += size
