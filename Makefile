@@ -4,7 +4,9 @@
 # `make test-unit` runs only tests/unit (seconds: no uv, no CLI, no pipeline builds);
 # `make test-offline` skips the tests that need PyPI.
 # `make bench` times builds of the fixture apps (BENCH_ARGS='--with-reference' adds the old tool)
-# and the scan of a synthetic 2,000-file project against CPython's parser.
+# and the scan of a synthetic 2,000-file project against CPython's parser;
+# `make bench BENCH=remote` runs the remote cache's simulation instead (8 runners, one
+# bucket on a local S3 server; BENCH_ARGS='--runners 4 --json figures.json').
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -42,8 +44,12 @@ test-unit: $(STAMP)
 
 .PHONY: bench
 bench: $(STAMP)
+ifeq ($(BENCH),remote)
+	$(BIN)/python tools/bench_remote.py $(BENCH_ARGS)
+else
 	$(BIN)/python tools/benchmark.py $(BENCH_ARGS)
 	$(BIN)/python tools/scan_benchmark.py
+endif
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis .mypy_cache .ruff_cache .import_linter_cache \

@@ -5,7 +5,8 @@
 * each shared idea is used from its one home: processes are started only by
   ``_util/processes.py``, TOML is read only through ``_util/toml.py``, archives
   are extracted and files fsynced only by ``_util/files.py``, and sources are
-  parsed only by ``source/syntax.py``;
+  parsed only by ``source/syntax.py``, and the S3 client is imported only by
+  ``remote_cache/object_store.py``;
 * nothing outside ``cli/`` writes to ``sys.stdout`` or ``sys.stderr``.
 
 Run from the repository root: ``python tools/check_layout.py``. Prints one line
@@ -21,7 +22,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "flashbuild"
 SUBPACKAGES = {"config", "source", "checks", "render", "deps", "artifact", "inspect", "preview",
-               "cli", "_util"}
+               "cli", "_util", "remote_cache"}
 MAX_TOP_LEVEL_MODULES = 6
 MAX_MODULE_LINES = 400
 MAX_FUNCTION_LINES = 60
@@ -43,6 +44,8 @@ HOMES = {
     "extractall": "_util/files.py",
     "cst.parse_module": "source/syntax.py",
     "libcst.parse_module": "source/syntax.py",
+    "obstore": "remote_cache/object_store.py",
+    "obstore.store": "remote_cache/object_store.py",
 }
 OUTPUT_STREAMS = {"sys.stdout", "sys.stderr"}
 

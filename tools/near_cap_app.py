@@ -20,7 +20,7 @@ import os
 import random
 import threading
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -107,12 +107,13 @@ def write_wheel(package: Package, directory: Path, corpus: bytes, seed: int) -> 
     return path
 
 
-def write_index(root: Path) -> None:
-    """Every wheel in ``root/files`` and an index page per project in ``root/simple``."""
+def write_index(root: Path, packages: Sequence[Package] = (*PACKAGES, EXTRA)) -> None:
+    """Every wheel of ``packages`` in ``root/files`` and an index page per project in
+    ``root/simple``."""
     files = root / "files"
     files.mkdir(parents=True, exist_ok=True)
     corpus = _corpus(seed=0)
-    for seed, package in enumerate((*PACKAGES, EXTRA)):
+    for seed, package in enumerate(packages):
         wheel = write_wheel(package, files, corpus, seed)
         with wheel.open("rb") as stream:
             digest = hashlib.file_digest(stream, "sha256").hexdigest()

@@ -11,6 +11,7 @@ import click
 
 from .. import pipeline
 from ..config.build_config import BuildConfig
+from ..config.remote_cache import MODES
 from ..errors import UsageError
 from .github import ANNOTATION_MODES, annotate_warnings
 from .job_summary import summarize_build
@@ -30,7 +31,15 @@ from .report import build_document, build_text, display_path, dry_run_document, 
 @click.option("--output", "-o", type=click.Path(dir_okay=False, path_type=Path),
               help="Where to write the artifact.  [default: PROJECT_DIR/.flash/artifact.tar.gz]")
 @click.option("--no-cache", is_flag=True,
-              help="Neither read nor write the dependency cache.")
+              help="Neither read nor write the dependency cache (nor the remote cache).")
+@click.option("--remote-cache", metavar="s3://BUCKET/PREFIX", default=None,
+              help="A remote cache shared by runners (credentials from AWS_* variables; "
+              "needs flashbuild[remote]).  [default: FLASHBUILD_REMOTE_CACHE, [tool.flash] "
+              "remote-cache, else none]")
+@click.option("--remote-cache-mode", type=click.Choice(MODES), default=None,
+              help="read-write: fetch and upload; read: fetch only (untrusted jobs); off.  "
+              "[default: FLASHBUILD_REMOTE_CACHE_MODE, [tool.flash] remote-cache-mode, "
+              "else read-write]")
 @click.option("--strict", is_flag=True,
               help="Fail (exit 7) when the static checks find anything to fix.")
 @click.option("--preview", "then_preview", is_flag=True,

@@ -29,6 +29,7 @@ from .environment import (
 )
 from .images import ImageTable, image_table
 from .pyproject import PYPROJECT, ToolSettings, project_name, read_pyproject, tool_settings
+from .remote_cache import RemoteCacheSettings, remote_cache_settings
 
 FLASH_DIR = ".flash"
 DEFAULT_OUTPUT = Path(FLASH_DIR) / "artifact.tar.gz"
@@ -62,6 +63,7 @@ class BuildConfig:
     compression_level: int = DEFAULT_COMPRESSION_LEVEL
     threads: int | None = None  # compression threads; None: one per CPU
     cache_dir: Path | None = None  # None: no cache (--no-cache)
+    remote_cache: RemoteCacheSettings | None = None  # None: none (or --no-cache)
     ignore: tuple[str, ...] = ()  # [tool.flash] ignore: gitignore patterns
     allow_secrets: frozenset[str] = frozenset()  # [tool.flash] allow-secrets: paths
     strict: bool = False  # static check warnings fail the build
@@ -102,6 +104,7 @@ class BuildConfig:
         compression_engine: str | None = None,
         threads: int | None = None, no_cache: bool = False, strict: bool = False,
         image_release: str | None = None, state_dir: Path | None = None,
+        remote_cache: str | None = None, remote_cache_mode: str | None = None,
     ) -> BuildConfig:
         """Validate options; relative paths are taken from the current directory.
 
@@ -125,14 +128,11 @@ class BuildConfig:
             source_date_epoch=source_date_epoch(environ),
             project_name=project_name(pyproject, project),
             glibc=_glibc(glibc, settings),
-            index=index_options(
-                project, settings, environ, index_url=index_url,
-                extra_index_urls=tuple(extra_index_urls), find_links=tuple(find_links),
-                no_index=no_index,
-            ),
-            allow_build=parse_exclusions(
-                [*allow_build, *settings.get("allow-build", [])], option="--allow-build"
-            ),
+            index=index_options(project, settings, environ, index_url=index_url,
+                                extra_index_urls=tuple(extra_index_urls),
+                                find_links=tuple(find_links), no_index=no_index),
+            allow_build=parse_exclusions([*allow_build, *settings.get("allow-build", [])],
+                                         option="--allow-build"),
             locked=locked,
             images=image_table(settings.get("images"), python=python_version,
                                release=image_release or settings.get("image-release"),
@@ -142,6 +142,8 @@ class BuildConfig:
             compression_level=_compression_level(compression_level, settings, engine),
             threads=_threads(threads),
             cache_dir=None if no_cache else default_cache_dir(environ),
+            remote_cache=None if no_cache else remote_cache_settings(
+                settings, environ, url=remote_cache, mode=remote_cache_mode),
             ignore=tuple(settings.get("ignore", ())),
             allow_secrets=frozenset(p.strip("/") for p in settings.get("allow-secrets", ())),
             strict=strict,

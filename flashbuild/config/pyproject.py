@@ -28,6 +28,8 @@ ToolSettings = TypedDict(
         "compression-engine": str,
         "ignore": list[str],
         "allow-secrets": list[str],
+        "remote-cache": str,
+        "remote-cache-mode": str,
     },
     total=False,
 )
@@ -48,6 +50,8 @@ _TOOL_KEYS: dict[str, tuple[type | tuple[type, ...], str]] = {
     "compression-engine": (str, '"zlib-ng"'),
     "ignore": (list, '["notebooks/", "*.ipynb"]'),
     "allow-secrets": (list, '["tests/fixtures/test-key.pem"]'),
+    "remote-cache": (str, '"s3://team-flash-cache/builds"'),
+    "remote-cache-mode": (str, '"read-write"'),
 }
 
 

@@ -38,10 +38,11 @@ from .records import (
     ResolvedPackage,
     Selection,
 )
+from .remote import SharedCache
 from .resolve import resolve
 from .segments import Compression, ReusedDist, SegmentedPart, write_segmented_part
 from .sizes import distribution_files, installed_wheel_sha256, known_sizes, size_error
-from .units import DistFacts, Unit, find_units, store_units, unit_key
+from .units import DistFacts, Unit, store_units, unit_key
 from .uv import ResolverSettings, resolver_settings
 
 
@@ -50,8 +51,9 @@ class PartBuilder:
 
     def __init__(self, config: BuildConfig, inputs: DependencyInputs, header: LockHeader,
                  lock: Lock | None, files: ProjectFiles, build_dir: Path,
-                 listener: CommandListener | None) -> None:
+                 listener: CommandListener | None, remote: SharedCache | None = None) -> None:
         self.config, self.inputs, self.header, self.lock = config, inputs, header, lock
+        self.remote = remote or SharedCache(config)
         self.files, self.install_dir = files, build_dir / "deps"
         self.settings = resolver_settings(config, listener)
         self.compression = Compression(
@@ -67,7 +69,7 @@ class PartBuilder:
         files = self._check_wheel_sizes(selection, resolution)
         shipped = tuple(_verified(p, files.get(p.name)) for p in selection.shipped)
         keys = self._unit_keys(shipped, files)
-        reused = {} if config.cache_dir is None else find_units(config.cache_dir, keys)
+        reused = {} if config.cache_dir is None else self.remote.find_units(config.cache_dir, keys)
         report, sharing = self._install_and_audit(shipped, reused, files)
         if sharing & reused.keys():  # a reused wheel shares a file: install them together
             shutil.rmtree(self.install_dir)
@@ -81,7 +83,9 @@ class PartBuilder:
                     for u in reused.values()])
         facts = self._facts(report, files, written.compressed)
         if config.cache_dir is not None and not written.unclaimed:
-            store_units(config.cache_dir, _new_units(report, written, keys, facts))
+            new_units = _new_units(report, written, keys, facts)
+            store_units(config.cache_dir, new_units)
+            self.remote.publish_units(config.cache_dir, new_units)
         facts.update((name, unit.facts) for name, unit in reused.items())
         notes = tuple(note for name in sorted(facts) for note in facts[name].notes)
         return InstalledDependencies(

@@ -18,7 +18,7 @@ from .._util.files import atomic_write_bytes, safe_extract
 from .._util.processes import CommandListener
 from .._util.units import human
 from ..artifact.deflate import engine_label
-from ..artifact.write import join_part
+from ..artifact.write import Part, join_part
 from ..cache import DependencyCache, cache_key
 from ..config.build_config import BuildConfig
 from ..errors import SourceLocation, UsageError
@@ -50,6 +50,7 @@ from .records import (
     PackageSize,
     ResolvedDependencies,
 )
+from .remote import SharedCache
 from .resolve import check_image_fit, image_constraints, resolve
 from .segments import check_pieces, segment_path
 from .sizes import size_error
@@ -110,18 +111,21 @@ def install_dependencies(
         return None
     header = lock_header(config, inputs)
     lock = _usable_lock(config, header)
-    work = PartBuilder(config, inputs, header, lock, files, build_dir, listener)
+    remote = SharedCache(config)  # the shared remote cache, if one is configured
+    work = PartBuilder(config, inputs, header, lock, files, build_dir, listener, remote)
     if config.cache_dir is None:
         return work.build(build_dir)
     cache = DependencyCache(config.cache_dir)
     key = _cache_key(config, header, lock)
     check = _entry_check(config.cache_dir)
+    read_part = _part_reader(config.cache_dir)
     entry = cache.lookup(key, check)
     if entry is None:
         with cache.locked(key):
-            entry = cache.lookup(key, check)  # another build may have made it meanwhile
+            # another build may have made it meanwhile; else the remote may have it
+            entry = cache.lookup(key, check) or remote.fetch_entry(cache, key, read_part)
             if entry is None:
-                return _build_into_cache(work, cache, key)
+                return remote.finish(_build_into_cache(work, cache, key, read_part))
     installed = _from_entry(_read_entry(entry.data, config.cache_dir), inputs, config, header)
     clashes = find_part_clashes(installed.part.top_levels, installed.import_names,
                                 top_level_names(f.path for f in files.files))
@@ -137,15 +141,16 @@ def install_dependencies(
         joined = build_dir / "deps.tar.gz"
         join_part(installed.part, joined)
         safe_extract(joined, build_dir / "deps")
-    return installed
+    return remote.finish(installed)
 
 
-def _build_into_cache(work: PartBuilder, cache: DependencyCache, key: str
-                      ) -> InstalledDependencies:
-    """Build the part (its pieces are cached segments) and record it as the entry for ``key``."""
+def _build_into_cache(work: PartBuilder, cache: DependencyCache, key: str,
+                      read_part: Callable[[dict[str, Any]], Part]) -> InstalledDependencies:
+    """Build the part (its pieces are cached segments) and record it as the entry for ``key``;
+    then share it (the remote cache, if any)."""
     staging = cache.staging_dir()
     built = work.build(staging)
-    cache.store(key, staging, _cached(built).to_json())
+    work.remote.publish_entry(cache.store(key, staging, _cached(built).to_json()), read_part)
     warnings = built.warnings + tuple(
         BuildWarning(message=f"the cache entry {corrupt[:12]} in {cache.root} was "
                      "damaged; it was removed and built again.")
@@ -266,7 +271,13 @@ def _read_entry(data: dict[str, Any], cache_dir: Path) -> CachedDependencies:
 
 def _entry_check(cache_dir: Path) -> Callable[[dict[str, Any]], None]:
     """Raises unless an entry reads back and every piece of its part is intact."""
-    return lambda data: check_pieces(_read_entry(data, cache_dir).part)
+    read_part = _part_reader(cache_dir)
+    return lambda data: check_pieces(read_part(data))
+
+
+def _part_reader(cache_dir: Path) -> Callable[[dict[str, Any]], Part]:
+    """An entry's part (its pieces: the segments it names); raises unless it reads back."""
+    return lambda data: _read_entry(data, cache_dir).part
 
 
 def _from_entry(

@@ -164,3 +164,8 @@ def _dist_from_json(data: dict[str, Any]) -> InstalledDist:
         tags=tuple(map(str, data["tags"])), files=tuple(map(str, data["files"])),
         top_levels=tuple(map(str, data["top_levels"])),
         has_wheel_file=bool(data["has_wheel_file"]), has_record=bool(data["has_record"]))
+
+
+def unit_record_path(cache_dir: Path, key: str) -> Path:
+    """Where the record of the unit ``key`` is kept (the remote cache copies it as it is)."""
+    return _record_path(cache_dir, key)

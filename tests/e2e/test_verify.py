@@ -187,7 +187,7 @@ def test_the_options_the_artifact_was_built_with_are_given_to_verify(project, ca
 def test_verify_takes_every_build_option_that_decides_the_bytes():
     """Shared with `flash build`, not copied: a new build option must be judged here."""
     not_the_bytes = {"locked", "keep_build", "output", "no_cache", "strict", "then_preview",
-                     "dry_run", "annotations"}
+                     "dry_run", "annotations", "remote_cache", "remote_cache_mode"}
     build_options = {param.name for param in build_command.params} - not_the_bytes
     verify_options = {param.name for param in verify_command.params}
     assert build_options <= verify_options
