@@ -14,7 +14,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench_process import one_line, progress, run_measured
+from bench_process import one_line, progress, run_measured, run_timed
 from near_cap_app import EXTRA, serve_index, write_index, write_near_cap_app
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
@@ -102,12 +102,19 @@ class Workspace:
                         ignore=shutil.ignore_patterns(".flash", "__pycache__"))
 
     def flash_build(self, project: Path, app: str, flash_cache: Path | None = None) -> float:
-        return self.flash_build_measured(project, app, flash_cache)[0]
+        """Seconds of one build (memory not sampled)."""
+        return run_timed(self._build_command(project, app), cwd=project,
+                         env=self._build_env(flash_cache), timeout=BUILD_TIMEOUT)
+
+    def _build_command(self, project: Path, app: str) -> list[str]:
+        return [sys.executable, "-m", "flashbuild", "build", "--quiet",
+                *self.index_args(app), str(project)]
+
+    def _build_env(self, flash_cache: Path | None) -> dict[str, str]:
+        return {**self.uv_env, "FLASHBUILD_CACHE_DIR": str(flash_cache or self.flash_cache)}
 
     def flash_build_measured(self, project: Path, app: str, flash_cache: Path | None = None
                              ) -> tuple[float, int]:
         """Seconds and peak resident bytes (flashbuild and uv together) of one build."""
-        env = {**self.uv_env, "FLASHBUILD_CACHE_DIR": str(flash_cache or self.flash_cache)}
-        command = [sys.executable, "-m", "flashbuild", "build", "--quiet",
-                   *self.index_args(app), str(project)]
-        return run_measured(command, cwd=project, env=env, timeout=BUILD_TIMEOUT)
+        return run_measured(self._build_command(project, app), cwd=project,
+                            env=self._build_env(flash_cache), timeout=BUILD_TIMEOUT)

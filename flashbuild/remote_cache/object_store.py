@@ -2,11 +2,12 @@
 
 obstore was chosen over boto3 by measurement (README, "Remote cache"): it
 imports in about a tenth of the time and is a third of the download; boto3
-moves large objects about a quarter faster, obstore small ones faster. It is imported only when a build first needs the
-remote (a local hit never does). Credentials, region and endpoint come from
-the standard ``AWS_*`` environment, read by the client itself; an ``http://``
-endpoint (a local MinIO or moto) is allowed. Every failure of the store is a
-:class:`RemoteError` whose message has no credential in it.
+moves large objects about a quarter faster, obstore small ones faster. It is
+imported only when a build first needs the remote (a local hit never does).
+Credentials, region and endpoint come from the standard ``AWS_*`` environment,
+read by the client itself; an ``http://`` endpoint (a local MinIO or moto) is
+allowed. Every failure of the store is a :class:`RemoteError` whose message has
+no credential in it.
 """
 
 from __future__ import annotations
