@@ -16,6 +16,8 @@ import hashlib
 import os
 import tarfile
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from functools import cache
 from pathlib import Path
 from typing import Protocol
 
@@ -131,12 +133,25 @@ def copy_part(path: Path, out: Writer, sha256: str) -> None:
     copied: :class:`DamagedCacheError` if they differ or cannot be read, so that the
     caller discards what it wrote."""
     digest = hashlib.sha256()
+    checked: Future[None] | None = None
     try:
         with open_collected(path, None) as stream:
             for chunk in iter(lambda: stream.read(COPY_CHUNK), b""):
-                digest.update(chunk)
+                if checked is not None:
+                    checked.result()  # in order, and one chunk in flight at most
+                # hashlib lets go of the GIL: this check runs beside the output's own sha256
+                checked = _checker().submit(digest.update, chunk)
                 out.write(chunk)
     except OSError:
         raise DamagedCacheError(path) from None
+    finally:
+        if checked is not None:
+            checked.result()
     if digest.hexdigest() != sha256:
         raise DamagedCacheError(path)
+
+
+@cache
+def _checker() -> ThreadPoolExecutor:
+    """The thread that hashes cached parts as they are copied (one for the process)."""
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="flashbuild-check")
