@@ -48,6 +48,7 @@ def tar_gzip(tree: Path, output: Path) -> float:
     from flashbuild.artifact.parallel_gzip import ParallelGzipWriter
     from flashbuild.config.compression import DEFAULT_ENGINE, ENGINES
 
+    os.sync()  # the unpacked tree's writeback is not the floor's work
     started = time.perf_counter()
     try:
         with output.open("wb") as sink, ParallelGzipWriter(

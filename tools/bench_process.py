@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -51,7 +52,10 @@ def run_measured(command: list[str], *, timeout: float, cwd: Path | None = None,
                  env: dict[str, str] | None = None, sample_memory: bool = True
                  ) -> tuple[float, int]:
     """Run ``command`` quietly; return its wall-clock seconds and the peak resident bytes
-    of it and its children together (0 without ``sample_memory``). Raise on failure."""
+    of it and its children together (0 without ``sample_memory``). Raise on failure.
+
+    Dirty pages of earlier steps are flushed first, so that their writeback is not timed."""
+    os.sync()
     started = time.perf_counter()
     with tempfile.TemporaryFile() as output:
         try:
