@@ -53,21 +53,25 @@ def cache_info(ctx: click.Context, as_json: bool) -> int:
 
 def cache_info_document(info: CacheInfo, stats: RemoteStats | None) -> dict[str, Any]:
     """The ``flash cache info --json`` document."""
-    remote = None
-    if stats is not None:
-        remote = {
-            "url": stats.url, "mode": stats.mode, "state": stats.state,
-            "finished": stats.finished, "local_hit": stats.local_hit,
-            "hits": stats.entry_hits + stats.unit_hits,
-            "misses": stats.entry_misses + stats.unit_misses,
-            "entries": {"hits": stats.entry_hits, "misses": stats.entry_misses},
-            "units": {"hits": stats.unit_hits, "misses": stats.unit_misses},
-            "damaged": stats.damaged, "objects_down": stats.objects_down,
-            "bytes_down": stats.bytes_down, "objects_up": stats.objects_up,
-            "bytes_up": stats.bytes_up, "seconds": round(stats.seconds, 3),
-        }
     return versioned({"cache_dir": str(info.root), "entries": info.entries,
-                      "size_bytes": info.size, "remote": remote})
+                      "size_bytes": info.size,
+                      "remote": None if stats is None else remote_stats_data(stats)})
+
+
+def remote_stats_data(stats: RemoteStats) -> dict[str, Any]:
+    """What a build did with the remote cache, as ``cache info --json`` and ``build
+    --json`` show it."""
+    return {
+        "url": stats.url, "mode": stats.mode, "state": stats.state,
+        "finished": stats.finished, "local_hit": stats.local_hit,
+        "hits": stats.entry_hits + stats.unit_hits,
+        "misses": stats.entry_misses + stats.unit_misses,
+        "entries": {"hits": stats.entry_hits, "misses": stats.entry_misses},
+        "units": {"hits": stats.unit_hits, "misses": stats.unit_misses},
+        "damaged": stats.damaged, "objects_down": stats.objects_down,
+        "bytes_down": stats.bytes_down, "objects_up": stats.objects_up,
+        "bytes_up": stats.bytes_up, "seconds": round(stats.seconds, 3),
+    }
 
 
 def _remote_lines(stats: RemoteStats | None) -> list[str]:

@@ -20,6 +20,7 @@ from .. import __version__
 from .._util.units import human
 from ..errors import FlashBuildError
 from ..pipeline import BuildResult
+from .cache import remote_stats_data
 from .json_documents import versioned
 from .program import current_program
 
@@ -171,6 +172,8 @@ def build_document(result: BuildResult) -> dict[str, Any]:
                           for p in installed.selection.shipped],
             "excluded": [{"name": e.name, "version": e.version, "reason": e.reason}
                          for e in installed.selection.excluded],
+            "remote_cache": None if installed.remote_cache is None
+            else remote_stats_data(installed.remote_cache),
         },
         "warnings": [str(w) for w in result.warnings],
         "stages": {name: round(seconds, 3) for name, seconds in result.stage_seconds},

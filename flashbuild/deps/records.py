@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
@@ -21,6 +21,9 @@ from packaging.utils import canonicalize_name
 from ..artifact.write import Part, Piece
 from ..errors import SourceLocation
 from ..records import BuildWarning, RenderedFile
+
+if TYPE_CHECKING:  # the remote cache's modules load only when one is configured
+    from ..remote_cache.stats import RemoteStats
 
 LOCK_FILE = "flash.lock"
 RESOLVED = "resolved"  # where a pinned set came from when flash.lock was not used
@@ -289,6 +292,7 @@ class InstalledDependencies:
     audit_notes: tuple[str, ...]  # what the audit let pass with a word
     warnings: tuple[BuildWarning, ...]  # the selection's warnings and the audit's notes
     import_names: ImportNames  # installed distribution -> its top-level modules, sorted
+    remote_cache: RemoteStats | None = None  # what this build did with the remote cache
 
     @property
     def source(self) -> str:

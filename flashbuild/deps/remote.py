@@ -84,12 +84,12 @@ class SharedCache:
                              _unit_segments(cache_dir))
 
     def finish(self, installed: InstalledDependencies) -> InstalledDependencies:
-        """``installed`` with the remote's warnings; records the stats of the build."""
+        """``installed`` with the remote's warnings and stats; records the stats."""
         if self._remote is None:
             return installed
-        said = self._remote.finish(local_hit=not self._asked)
-        return replace(installed, warnings=(*installed.warnings,
-                                            *(BuildWarning(message=m) for m in said)))
+        said, stats = self._remote.finish(local_hit=not self._asked)
+        return replace(installed, remote_cache=stats,
+                       warnings=(*installed.warnings, *(BuildWarning(message=m) for m in said)))
 
 
 def _entry_segments(cache_dir: Path, read_part: ReadPart) -> ReadSegments:

@@ -290,11 +290,12 @@ class RemoteCache:
         except _MissingError:
             return False
 
-    def finish(self, *, local_hit: bool) -> tuple[str, ...]:
-        """Record the stats for ``flash cache info``; the warnings for the build."""
+    def finish(self, *, local_hit: bool) -> tuple[tuple[str, ...], RemoteStats]:
+        """Record the stats for ``flash cache info``; the warnings for the build and the
+        stats."""
         self.stats.local_hit = local_hit
         write_stats(self.root, self.stats)
-        return tuple(self.warnings)
+        return tuple(self.warnings), self.stats
 
 
 class _MissingError(Exception):

@@ -67,7 +67,9 @@ class Runner:
         code, out, err = run_cli(["build", "--json", "--no-index", "--find-links",
                                   str(self.wheelhouse), *options, str(project)], self.capsys)
         assert code == 0, err
-        return json.loads(out), err
+        document = json.loads(out)
+        jsonschema.validate(document, document_schema("build"))
+        return document, err
 
     def info(self) -> dict:
         self.monkeypatch.setenv("FLASHBUILD_CACHE_DIR", str(self.cache))
@@ -99,6 +101,7 @@ def test_a_runner_hits_what_another_built_with_identical_bytes(s3, bucket, proje
     first = artifact_of(project)
     uploaded = runner("a").info()["remote"]
     assert uploaded["entries"] == {"hits": 0, "misses": 1} and uploaded["bytes_up"] > 0
+    assert built["dependencies"]["remote_cache"] == uploaded  # the build says so too
     _, record = entry_record(s3, bucket)
     objects = s3.keys(bucket)
     # every segment the entry names was uploaded (before the record, which names them)
@@ -106,6 +109,7 @@ def test_a_runner_hits_what_another_built_with_identical_bytes(s3, bucket, proje
         assert objects[f"{LAYOUT}/segments/{key[:2]}/{key}.gz"] == size
     hit, err = runner("b").build(project)
     assert hit["dependencies"]["from_cache"] is True and "warning" not in err
+    assert hit["dependencies"]["remote_cache"]["entries"] == {"hits": 1, "misses": 0}
     assert artifact_of(project) == first
     assert hit["artifact"]["sha256"] == built["artifact"]["sha256"]
     fetched = runner("b").info()
@@ -116,6 +120,7 @@ def test_a_runner_hits_what_another_built_with_identical_bytes(s3, bucket, proje
     assert runner("b").info()["remote"]["local_hit"] is True
     local, _ = runner("c").build(project, "--remote-cache-mode", "off")
     assert local["dependencies"]["from_cache"] is False and artifact_of(project) == first
+    assert local["dependencies"]["remote_cache"] is None
 
 
 @pytest.mark.usefixtures("bucket")
@@ -178,6 +183,7 @@ def test_damaged_or_missing_objects_are_misses_and_replaced(s3, bucket, project,
         assert replaced == good
     hit, err = runner("c").build(project)
     assert hit["dependencies"]["from_cache"] is True and "warning" not in err
+    assert hit["dependencies"]["remote_cache"]["entries"] == {"hits": 1, "misses": 0}
     assert artifact_of(project) == first
 
 
@@ -281,6 +287,7 @@ def test_concurrent_uploads_of_one_key(write_project, wheelhouse, tmp_path, runn
     assert artifact_of(projects[0]) == artifact_of(projects[1])
     hit, err = runner("c").build(projects[0])
     assert hit["dependencies"]["from_cache"] is True and "warning" not in err
+    assert hit["dependencies"]["remote_cache"]["entries"] == {"hits": 1, "misses": 0}
     assert artifact_of(projects[0]) == artifact_of(projects[1])
 
 
