@@ -87,7 +87,15 @@ class GrowthLimit:
         match = _PERCENT.match(text)
         if match:
             return cls(text=text.strip(), percent=float(match[1]))
-        return cls(text=text.strip(), size=parse_size(text, option="--max-growth"))
+        if text.strip() == "0":  # no growth at all
+            return cls(text="0", size=0)
+        try:
+            return cls(text=text.strip(), size=parse_size(text, option="--max-growth"))
+        except UsageError:
+            raise UsageError(
+                f"--max-growth {text!r} is neither a share nor a size.",
+                hint="Give a share of the old artifact's size (10%) or bytes (50MB, 1.5GB, "
+                "1000); 0 allows no growth.") from None
 
     def exceeded(self, total: Json) -> str | None:
         """Why the growth of ``total`` (``size_changes()["total"]``) is too much, or None.

@@ -112,7 +112,8 @@ def test_markdown_is_a_table(releases):
 
 
 @pytest.mark.parametrize(("limit", "code"), [
-    ("1%", 1), ("1000%", 0), ("1kB", 1), ("1MB", 0), ("100", 1), ("10000000", 0)])
+    ("1%", 1), ("1000%", 0), ("1kB", 1), ("1MB", 0), ("100", 1), ("10000000", 0), ("0", 1),
+    ("0%", 1)])
 def test_max_growth(releases, limit, code, capsys):
     old, new = releases
     assert main(["manifest", "diff", "--max-growth", limit, str(old), str(new)]) == code
@@ -126,7 +127,7 @@ def test_max_growth(releases, limit, code, capsys):
 
 def test_max_growth_is_not_checked_against_shrinking(releases):
     old, new = releases
-    assert main(["manifest", "diff", "--max-growth", "0", str(new), str(old)]) == 2  # no size
+    assert main(["manifest", "diff", "--max-growth", "0", str(new), str(old)]) == 0
     assert main(["manifest", "diff", "--max-growth", "1", str(new), str(old)]) == 0
 
 
@@ -140,7 +141,10 @@ def test_max_growth_needs_recorded_sizes(releases, tmp_path, capsys):
     assert "--max-growth needs the artifact's size" in err and "OLD" in err
     result = invoke("diff", unsized, new)  # without the option, it is said and not an error
     assert result.exit_code == 0 and "size: not recorded in OLD" in result.stdout
+    capsys.readouterr()
     assert main(["manifest", "diff", "--max-growth", "lots", str(old), str(new)]) == 2
+    err = capsys.readouterr().err
+    assert "--max-growth 'lots' is neither a share nor a size" in err and "10%" in err
 
 
 def test_json_and_another_format_conflict(releases):
