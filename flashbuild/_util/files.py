@@ -186,6 +186,16 @@ def file_lock(
         os.close(descriptor)
 
 
+def is_file_of_size(path: Path, size: int) -> bool:
+    """Whether ``path`` is a regular file (no link followed) of ``size`` bytes: a cheap
+    check that a cached file is whole, before its bytes are checked."""
+    try:
+        status = path.lstat()
+    except OSError:
+        return False
+    return stat.S_ISREG(status.st_mode) and status.st_size == size
+
+
 def remove_path(path: Path) -> None:
     """Remove whatever is at ``path`` (a folder with its contents, a file, a link); quietly."""
     with contextlib.suppress(OSError):

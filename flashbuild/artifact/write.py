@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import stat
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from .._util.files import atomic_file, collected_sha256, write_error
+from .._util.files import atomic_file, collected_sha256, is_file_of_size, write_error
 from ..config.compression import DEFAULT_ENGINE
 from ..errors import PackagingError, SizeLimitError
 from ..records import Artifact
@@ -69,11 +68,7 @@ def has_recorded_size(piece: Piece) -> bool:
     """Whether ``piece`` is a regular file (no link followed) of its recorded size: cheap,
     so a lookup can tell a missing or truncated piece; its bytes are checked as it is
     copied (``copy_part``)."""
-    try:
-        status = piece.path.lstat()
-    except OSError:
-        return False
-    return stat.S_ISREG(status.st_mode) and status.st_size == piece.size
+    return is_file_of_size(piece.path, piece.size)
 
 
 def damaged_pieces(part: Part) -> list[Path]:

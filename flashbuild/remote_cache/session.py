@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import stat
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -26,7 +25,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .._util.files import atomic_file, atomic_write_bytes, file_sha256, is_sha256_hex
+from .._util.files import (
+    atomic_file,
+    atomic_write_bytes,
+    file_sha256,
+    is_file_of_size,
+    is_sha256_hex,
+)
 from ..cache import ENTRY_FORMAT, CacheEntry, DependencyCache
 from ..config.remote_cache import REMOTE_CACHE_MODE_ENV, RemoteCacheSettings
 from .object_store import INSTALL_HINT, ClientMissingError, ObjectStore, RemoteError
@@ -153,7 +158,7 @@ class RemoteCache:
     def _fetch_segment(self, store: ObjectStore, ref: SegmentRef) -> bool:
         """Whether ``ref`` is in the local cache now: there already (of its size; its bytes
         are checked as they are copied), or downloaded and verified."""
-        if _has_size(ref.path, ref.size):
+        if is_file_of_size(ref.path, ref.size):
             return True
         name = _segment_name(ref.key)
         digest, received = hashlib.sha256(), 0
@@ -209,7 +214,7 @@ class RemoteCache:
             return store is not None
         if name not in self._damaged and store.size(name) == ref.size:
             return True
-        if not _has_size(ref.path, ref.size) or file_sha256(ref.path) != ref.sha256:
+        if not is_file_of_size(ref.path, ref.size) or file_sha256(ref.path) != ref.sha256:
             return False  # never publish damaged bytes; the next local build replaces them
         self._upload(name, ref.path)
         return True
@@ -314,12 +319,3 @@ def segment_ref(key: object, sha256: object, size: object, *,
 
 def _segment_name(key: str) -> str:
     return f"{LAYOUT}/segments/{key[:2]}/{key}.gz"
-
-
-def _has_size(path: Path, size: int) -> bool:
-    """Whether ``path`` is a regular file (no link followed) of ``size`` bytes."""
-    try:
-        status = path.lstat()
-    except OSError:
-        return False
-    return stat.S_ISREG(status.st_mode) and status.st_size == size
