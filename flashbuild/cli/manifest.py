@@ -7,16 +7,19 @@ commands' output, so they go to stdout. Errors are raised as
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
 
 from ..errors import UsageError
-from ..inspect.diff import diff_json, diff_manifests, format_diff, format_markdown
+from ..inspect.diff import diff_manifests, format_diff, format_markdown
 from ..inspect.load import load_manifest
 from ..inspect.show import format_licenses, format_show
 from ..inspect.size_diff import GrowthLimit
 from ..render.manifest import manifest_bytes
+from .json_documents import versioned
+from .program import current_program
 
 _PATH = click.Path(path_type=Path)
 
@@ -81,13 +84,13 @@ def diff(ctx: click.Context, old: Path, new: Path, output_format: str | None, as
     if output_format == "json":
         extra = {} if limit is None else {
             "max_growth": {"limit": limit.text, "exceeded": exceeded is not None}}
-        click.echo(diff_json(differences, extra), nl=False)
+        click.echo(json.dumps(versioned({**differences, **extra}), indent=2, sort_keys=True))
     elif output_format == "markdown":
         click.echo(format_markdown(differences), nl=False)
     else:
         click.echo(format_diff(differences), nl=False)
     if exceeded is not None:
-        click.echo(f"flash: size limit exceeded: {exceeded}", err=True)
+        click.echo(f"{current_program()}: size limit exceeded: {exceeded}", err=True)
     if exceeded is not None or (exit_code and differences["changes"]):
         ctx.exit(1)  # an exit status, not an error: works in main() and standalone alike
     return 0

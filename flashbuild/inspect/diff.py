@@ -31,7 +31,7 @@ once, as ``source_changed``: every endpoint runs the one artifact.
       "sizes": SIZES                     # see flashbuild.inspect.size_diff
     }
 
-``--format json`` prints it with ``"schema_version": 1`` (schema:
+``flash manifest diff --format json`` prints it with ``schema_version`` (schema:
 ``flashbuild/cli/schemas/manifest-diff.schema.json``).
 
 PATH and CHANGE are those of :func:`flashbuild.inspect.json_diff.diff_values`: a
@@ -101,16 +101,6 @@ def diff_manifests(old: Json, new: Json) -> Json:
     # Env-only, code-only and package-only changes leave every endpoint's configuration as is.
     diff["changes"] = bool(diff["created"] or diff["removed"] or diff["updated"])
     return diff
-
-
-DIFF_SCHEMA_VERSION = 1  # of the --format json document (cli/schemas/manifest-diff.schema.json)
-
-
-def diff_json(diff: Json, extra: Json | None = None) -> str:
-    """The diff document as JSON text (with ``schema_version`` and ``extra``): sorted keys,
-    two-space indent, ASCII only."""
-    document = {"schema_version": DIFF_SCHEMA_VERSION, **diff, **(extra or {})}
-    return json.dumps(document, indent=2, sort_keys=True) + "\n"
 
 
 def _without(mapping: Json, key: str) -> Json:
