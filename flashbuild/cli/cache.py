@@ -64,8 +64,7 @@ def remote_stats_data(stats: RemoteStats) -> dict[str, Any]:
     return {
         "url": stats.url, "mode": stats.mode, "state": stats.state,
         "finished": stats.finished, "local_hit": stats.local_hit,
-        "hits": stats.entry_hits + stats.unit_hits,
-        "misses": stats.entry_misses + stats.unit_misses,
+        "hits": stats.hits, "misses": stats.misses,
         "entries": {"hits": stats.entry_hits, "misses": stats.entry_misses},
         "units": {"hits": stats.unit_hits, "misses": stats.unit_misses},
         "damaged": stats.damaged, "objects_down": stats.objects_down,
@@ -82,10 +81,9 @@ def _remote_lines(stats: RemoteStats | None) -> list[str]:
         lines.append("  the local cache had its dependencies; the remote was not asked")
     if stats.state in _STATES:
         lines.append(f"  {_STATES[stats.state]}")
-    hits, misses = stats.entry_hits + stats.unit_hits, stats.entry_misses + stats.unit_misses
     lines += [
-        f"  hits: {hits} (entries {stats.entry_hits}, units {stats.unit_hits}); misses: "
-        f"{misses} (entries {stats.entry_misses}, units {stats.unit_misses}); damaged "
+        f"  hits: {stats.hits} (entries {stats.entry_hits}, units {stats.unit_hits}); misses: "
+        f"{stats.misses} (entries {stats.entry_misses}, units {stats.unit_misses}); damaged "
         f"objects: {stats.damaged}",
         f"  down: {stats.objects_down} objects, {human(stats.bytes_down)}; up: "
         f"{stats.objects_up} objects, {human(stats.bytes_up)}; {stats.seconds:.2f} s "

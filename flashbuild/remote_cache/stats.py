@@ -43,6 +43,16 @@ class RemoteStats:
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
 
+    @property
+    def hits(self) -> int:
+        """Records fetched from the remote: entries and units."""
+        return self.entry_hits + self.unit_hits
+
+    @property
+    def misses(self) -> int:
+        """Records the remote did not have (or had damaged): entries and units."""
+        return self.entry_misses + self.unit_misses
+
     def add(self, **counts: float) -> None:
         """Add ``counts`` to the named counters (from any thread)."""
         with self._lock:
