@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ..config.images import ImageTable
-from .records import DependencyInputs, Exclusion, Resolution, Selection
+from .records import IMAGE_REASON, DependencyInputs, Exclusion, Resolution, Selection
 
 
 def _reachable(starts: Iterable[str], children: dict[str, set[str]],
@@ -83,7 +83,7 @@ def select_packages(
             reasons[name] = Exclusion(
                 name=name,
                 version=packages[name].version,
-                reason="image:" + images.label(kinds),
+                reason=IMAGE_REASON + images.label(kinds),
                 version_checked=all(p is not None and p.version is not None for p in provided),
             )
     requested = sorted(set(user_exclusions))

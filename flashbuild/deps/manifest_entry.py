@@ -48,9 +48,6 @@ def dependencies_entry(config: BuildConfig, installed: InstalledDependencies | N
     return entry
 
 
-IMAGE_REASON = "image:"
-
-
 def sbom_components(installed: InstalledDependencies | None) -> tuple[SbomComponent, ...]:
     """What the SBOM lists: every shipped distribution, then every one the resolution uses
     that the worker image provides instead (each sorted by name)."""
@@ -62,7 +59,7 @@ def sbom_components(installed: InstalledDependencies | None) -> tuple[SbomCompon
                                   license_names=origin.license.names)
                     for origin in installed.origins)
     provided = tuple(SbomComponent(name=excluded.name, version=excluded.version,
-                                   provided_by=excluded.reason.removeprefix(IMAGE_REASON))
+                                   provided_by=excluded.provided_by)
                      for excluded in installed.selection.excluded
-                     if excluded.reason.startswith(IMAGE_REASON))
+                     if excluded.provided_by is not None)
     return shipped + provided

@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from ..artifact.write import Part, Piece
+from ..artifact.write import Part
 from ..errors import SourceLocation
 from ..records import BuildWarning, RenderedFile
 
@@ -27,6 +25,7 @@ if TYPE_CHECKING:  # the remote cache's modules load only when one is configured
 
 LOCK_FILE = "flash.lock"
 RESOLVED = "resolved"  # where a pinned set came from when flash.lock was not used
+IMAGE_REASON = "image:"  # an exclusion's reason when the image provides the package
 
 # --- inputs ---------------------------------------------------------------------------
 
@@ -120,6 +119,13 @@ class Exclusion:
     reason: str  # "image:gpu", "user", "only-needed-by:torch,torchvision"
     version_checked: bool = True  # False: the image's version of it is not known
 
+    @property
+    def provided_by(self) -> str | None:
+        """The image that provides it (``gpu@1.6.0``) when that is why it is left out."""
+        if not self.reason.startswith(IMAGE_REASON):
+            return None
+        return self.reason.removeprefix(IMAGE_REASON)
+
 
 @dataclass(frozen=True, kw_only=True)
 class Selection:
@@ -170,13 +176,17 @@ class DistributionFile:
     name: str  # "vllm-0.21.0-1-cp38-abi3-manylinux_2_24_x86_64.whl", or an sdist's name
     size: int | None  # bytes; None when not published
     sha256: str | None  # None when not published
-    # sha256 of every file the index offers for the target (uv installs one of them)
-    candidates: tuple[str, ...] = ()
-    offered: tuple[tuple[str, str], ...] = ()  # (file name, sha256) of each offered wheel
+    # (file name, sha256) of each wheel the index offers for the target, sorted
+    offered: tuple[tuple[str, str], ...] = ()
 
     @property
     def is_wheel(self) -> bool:
         return self.name.endswith(".whl")
+
+    @property
+    def candidates(self) -> tuple[str, ...]:
+        """The sha256 of every wheel offered for the target, sorted: uv installs one of them."""
+        return tuple(sorted(sha256 for _, sha256 in self.offered))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -340,57 +350,3 @@ class DryRunReport:
     @property
     def fits(self) -> bool:
         return self.projected <= self.limit
-
-
-@dataclass(frozen=True, kw_only=True)
-class CachedDependencies:
-    """What a dependency cache entry records (``entry.json``); its part's pieces are
-    segments in the cache."""
-
-    lock: str  # the resolution, as flash.lock text
-    from_lock: bool
-    part: Part
-    sizes: tuple[PackageSize, ...]
-    origins: tuple[PackageOrigin, ...]
-    removed: tuple[str, ...]
-    import_names: ImportNames
-    notes: tuple[str, ...]  # the audit's notes, repeated on every build that uses the entry
-
-    def to_json(self) -> dict[str, Any]:
-        """JSON data; each piece of the part by its segment key (its file's stem)."""
-        part = self.part
-        return {
-            "lock": self.lock,
-            "from_lock": self.from_lock,
-            "part": {"pieces": [[piece.path.stem, piece.sha256, piece.size]
-                                for piece in part.pieces],
-                     "entries": part.entries, "top_levels": list(part.top_levels)},
-            "sizes": [[s.name, s.version, s.wheel, s.unpacked, s.compressed]
-                      for s in self.sizes],
-            "origins": [origin.as_data() for origin in self.origins],
-            "removed": list(self.removed),
-            "import_names": {name: list(names) for name, names in self.import_names},
-            "notes": list(self.notes),
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any], locate: Callable[[str], Path]
-                  ) -> CachedDependencies:
-        """Read :meth:`to_json` data, finding each piece with ``locate(key)``; raises
-        KeyError, TypeError or ValueError if damaged."""
-        part = data["part"]
-        pieces = tuple(Piece(path=locate(str(key)), sha256=str(sha256), size=int(size))
-                       for key, sha256, size in part["pieces"])
-        return cls(
-            lock=str(data["lock"]),
-            from_lock=bool(data["from_lock"]),
-            part=Part(pieces=pieces, entries=int(part["entries"]),
-                      top_levels=tuple(part["top_levels"])),
-            sizes=tuple(PackageSize(name=n, version=v, wheel=w, unpacked=u, compressed=c)
-                        for n, v, w, u, c in data["sizes"]),
-            origins=tuple(map(PackageOrigin.from_data, data["origins"])),
-            removed=tuple(data["removed"]),
-            import_names=tuple((name, tuple(names))
-                               for name, names in sorted(data["import_names"].items())),
-            notes=tuple(map(str, data["notes"])),
-        )

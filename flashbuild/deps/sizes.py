@@ -70,10 +70,8 @@ def distribution_files(packages: Iterable[ResolvedPackage], settings: ResolverSe
             wheels = [wheel for wheel in wheels if _file_name(wheel) == chosen]
         files = wheels or ([package["sdist"]] if "sdist" in package else [])
         if len(files) == 1:
-            candidates = tuple(sorted(filter(None, (w.get("hashes", {}).get("sha256")
-                                                    for w in offered))))
             found[canonicalize_name(package["name"])] = replace(
-                _distribution_file(files[0]), candidates=candidates,
+                _distribution_file(files[0]),
                 offered=tuple(sorted((_file_name(w), w["hashes"]["sha256"]) for w in offered
                                      if w.get("hashes", {}).get("sha256"))))
     return found

@@ -10,7 +10,7 @@ cached by everything that decides it (:mod:`flashbuild.cache`).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ from .._util.files import atomic_write_bytes, safe_extract
 from .._util.processes import CommandListener
 from .._util.units import human
 from ..artifact.deflate import engine_label
-from ..artifact.write import Part, join_part
+from ..artifact.write import Part, Piece, join_part
 from ..cache import DependencyCache, cache_key
 from ..config.build_config import BuildConfig
 from ..errors import SourceLocation, UsageError
@@ -41,12 +41,13 @@ from .part_builder import (
 )
 from .records import (
     LOCK_FILE,
-    CachedDependencies,
     DeclaredInputs,
     DependencyInputs,
+    ImportNames,
     InstalledDependencies,
     Lock,
     LockHeader,
+    PackageOrigin,
     PackageSize,
     ResolvedDependencies,
 )
@@ -247,6 +248,60 @@ def _usable_lock(config: BuildConfig, header: LockHeader) -> Lock | None:
             hint="Run `flash lock` and commit flash.lock, or build without --locked.",
         )
     return None
+
+
+@dataclass(frozen=True, kw_only=True)
+class CachedDependencies:
+    """What a dependency cache entry records (``entry.json``); its part's pieces are
+    segments in the cache."""
+
+    lock: str  # the resolution, as flash.lock text
+    from_lock: bool
+    part: Part
+    sizes: tuple[PackageSize, ...]
+    origins: tuple[PackageOrigin, ...]
+    removed: tuple[str, ...]
+    import_names: ImportNames
+    notes: tuple[str, ...]  # the audit's notes, repeated on every build that uses the entry
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON data; each piece of the part by its segment key (its file's stem)."""
+        part = self.part
+        return {
+            "lock": self.lock,
+            "from_lock": self.from_lock,
+            "part": {"pieces": [[piece.path.stem, piece.sha256, piece.size]
+                                for piece in part.pieces],
+                     "entries": part.entries, "top_levels": list(part.top_levels)},
+            "sizes": [[s.name, s.version, s.wheel, s.unpacked, s.compressed]
+                      for s in self.sizes],
+            "origins": [origin.as_data() for origin in self.origins],
+            "removed": list(self.removed),
+            "import_names": {name: list(names) for name, names in self.import_names},
+            "notes": list(self.notes),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], locate: Callable[[str], Path]
+                  ) -> CachedDependencies:
+        """Read :meth:`to_json` data, finding each piece with ``locate(key)``; raises
+        KeyError, TypeError or ValueError if damaged."""
+        part = data["part"]
+        pieces = tuple(Piece(path=locate(str(key)), sha256=str(sha256), size=int(size))
+                       for key, sha256, size in part["pieces"])
+        return cls(
+            lock=str(data["lock"]),
+            from_lock=bool(data["from_lock"]),
+            part=Part(pieces=pieces, entries=int(part["entries"]),
+                      top_levels=tuple(part["top_levels"])),
+            sizes=tuple(PackageSize(name=n, version=v, wheel=w, unpacked=u, compressed=c)
+                        for n, v, w, u, c in data["sizes"]),
+            origins=tuple(map(PackageOrigin.from_data, data["origins"])),
+            removed=tuple(data["removed"]),
+            import_names=tuple((name, tuple(names))
+                               for name, names in sorted(data["import_names"].items())),
+            notes=tuple(map(str, data["notes"])),
+        )
 
 
 def _cached(built: InstalledDependencies) -> CachedDependencies:
