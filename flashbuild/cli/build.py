@@ -16,9 +16,15 @@ from ..errors import UsageError
 from .github import ANNOTATION_MODES, annotate_warnings
 from .job_summary import summarize_build
 from .options import artifact_options, dependency_options
-from .program import current_program
 from .progress import Progress, command_echo
-from .report import build_document, build_text, display_path, dry_run_document, dry_run_text
+from .report import (
+    build_document,
+    build_text,
+    display_path,
+    dry_run_document,
+    dry_run_text,
+    report_warnings,
+)
 
 
 @click.command()
@@ -76,9 +82,7 @@ def build(ctx: click.Context, project_dir: Path, verbose: int, quiet: bool, dry_
         result = pipeline.build(config, on_stage=progress.stage, on_command=show_command)
     finally:
         progress.close()
-    if not quiet:
-        for warning in result.warnings:
-            click.echo(f"{current_program()}: warning: {warning}", err=True)
+    report_warnings(result.warnings, quiet=quiet)
     annotate_warnings(result.warnings, project_dir=project_dir, mode=annotations)
     if not quiet:
         click.echo(build_text(result, verbose=bool(verbose)), err=True)

@@ -15,14 +15,13 @@ import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-import click
-
 from .._util.units import human
 from ..errors import FlashBuildError
 from ..pipeline import BuildResult
 from ..records import BuildWarning, PlannedEndpoint
 from .github import Places
 from .program import current_program
+from .report import report_warnings
 
 SUMMARY_ENV = "GITHUB_STEP_SUMMARY"
 LARGEST_SHOWN = 10
@@ -38,10 +37,14 @@ def cell(text: str) -> str:
 def code(text: str) -> str:
     """An inline code span holding ``text`` whatever backticks it has, on one line."""
     text = re.sub(r"[\r\n]+", " ", text)
-    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
-    fence = "`" * (longest + 1)
+    fence = "`" * (_longest_backticks(text) + 1)
     padding = " " if text.startswith("`") or text.endswith("`") else ""
     return f"{fence}{padding}{text}{padding}{fence}"
+
+
+def _longest_backticks(text: str) -> int:
+    """The longest run of backticks in ``text``: a fence must be longer."""
+    return max((len(run) for run in re.findall(r"`+", text)), default=0)
 
 
 def build_summary(result: BuildResult, *, max_size: int, places: Places,
@@ -108,8 +111,8 @@ def _provided_by_images(result: BuildResult) -> list[str]:
     assert installed is not None
     by_image: dict[str, list[str]] = {}
     for exclusion in installed.selection.excluded:
-        if exclusion.reason.startswith("image:"):
-            by_image.setdefault(exclusion.reason.removeprefix("image:"), []).append(
+        if exclusion.provided_by is not None:
+            by_image.setdefault(exclusion.provided_by, []).append(
                 f"{exclusion.name} {exclusion.version}")
     if not by_image:
         return []
@@ -133,8 +136,7 @@ def _warning_list(warnings: Iterable[BuildWarning], places: Places) -> list[str]
 def failure_summary(error: FlashBuildError, *, places: Places, program: str) -> str:
     """The Markdown summary of a failed build: the error, where, and what to do."""
     where = f" at {code(places.location(error.location))}" if error.location else ""
-    longest = max((len(run) for run in re.findall(r"`+", error.message)), default=0)
-    fence = "`" * max(3, longest + 1)
+    fence = "`" * max(3, _longest_backticks(error.message) + 1)
     lines = [f"## {program} build failed", "",
              f"**{cell(error.kind)}** (exit code {error.exit_code}){where}:", "",
              f"{fence}text", error.message, fence]
@@ -154,8 +156,8 @@ def append_summary(text: str, environ: Mapping[str, str] = os.environ) -> None:
                 summary.write("\n")
             summary.write(text)
     except OSError as exc:
-        click.echo(f"{current_program()}: warning: cannot append the job summary to "
-                   f"{name} ({exc.strerror or exc}); the build is not affected.", err=True)
+        report_warnings([f"cannot append the job summary to {name} ({exc.strerror or exc}); "
+                         "the build is not affected."])
 
 
 def summarize_build(result: BuildResult, *, max_size: int, project_dir: Path) -> None:

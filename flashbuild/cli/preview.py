@@ -39,7 +39,7 @@ from .json_documents import versioned
 from .options import index_options
 from .program import current_program
 from .progress import Progress, command_echo
-from .report import INTERRUPTED, display_path, report_error
+from .report import INTERRUPTED, display_path, report_error, report_warnings
 from .signals import signals_interrupt
 
 
@@ -134,9 +134,8 @@ def _prepare(project_dir: Path, progress: Progress, show: Callable[[str], None],
     config = preview_build_config(project_dir, environ=os.environ, **build_options)
     try:
         result = pipeline.build(config, on_stage=progress.stage, on_command=show)
-        for warning in (*result.warnings, host_platform_warning(result.manifest)):
-            if warning and not quiet:
-                click.echo(f"{current_program()}: warning: {warning}", err=True)
+        report_warnings((*result.warnings, host_platform_warning(result.manifest)),
+                        quiet=quiet)
         annotate_warnings(result.warnings, project_dir=project_dir, mode=annotations)
         with progress.timed("runtime"):
             runtime = ensure_runtime(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import os
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -64,6 +64,16 @@ def report_error(
         click.echo(json.dumps(error_document(error), indent=indent, sort_keys=True))
     if verbose:
         traceback.print_exc()
+
+
+def report_warnings(warnings: Iterable[object], *, quiet: bool = False) -> None:
+    """Print each warning on stderr as ``<program>: warning: ...`` (none with ``quiet``);
+    empty ones (``None``, ``""``) are skipped."""
+    if quiet:
+        return
+    for warning in warnings:
+        if warning:
+            click.echo(f"{current_program()}: warning: {warning}", err=True)
 
 
 def error_document(error: FlashBuildError) -> dict[str, Any]:

@@ -22,9 +22,8 @@ from ..inspect.verify import Verification
 from ..render.manifest import MANIFEST_FILE
 from .json_documents import versioned
 from .options import artifact_options, dependency_options
-from .program import current_program
 from .progress import Progress, command_echo
-from .report import display_path
+from .report import display_path, report_warnings
 
 DIFFERS = 1  # the exit code when the artifact is not what the sources make
 SHOWN_DIFFERENCES = 50  # in the text report; --json lists every one
@@ -68,9 +67,7 @@ def verify(ctx: click.Context, project_dir: Path, verbose: int, quiet: bool, as_
                                  on_command=command_echo(verbose, quiet), **options)
     finally:
         progress.close()
-    if not quiet:
-        for warning in result.warnings:
-            click.echo(f"{current_program()}: warning: {warning}", err=True)
+    report_warnings(result.warnings, quiet=quiet)
     if as_json:
         click.echo(json.dumps(verify_document(result), indent=2, sort_keys=True))
     else:
